@@ -113,19 +113,19 @@ type Event struct {
 // Command is a command on a cmd topic. Fields are pointers or raw where the
 // agent must tell "absent" from "zero".
 type Command struct {
-	ID     string          `json:"id"`
-	Op     string          `json:"op"`
-	Key    string          `json:"key,omitempty"`
-	Mods   []string        `json:"mods,omitempty"`
-	Text   string          `json:"text,omitempty"`
-	X      *float64        `json:"x,omitempty"`
-	Y      *float64        `json:"y,omitempty"`
-	Rel    bool            `json:"rel,omitempty"`
-	Button string          `json:"button,omitempty"`
-	Count  int             `json:"count,omitempty"`
-	DX     float64         `json:"dx,omitempty"`
-	DY     float64         `json:"dy,omitempty"`
-	Action string          `json:"action,omitempty"`
+	ID     string   `json:"id"`
+	Op     string   `json:"op"`
+	Key    string   `json:"key,omitempty"`
+	Mods   []string `json:"mods,omitempty"`
+	Text   string   `json:"text,omitempty"`
+	X      *float64 `json:"x,omitempty"`
+	Y      *float64 `json:"y,omitempty"`
+	Rel    bool     `json:"rel,omitempty"`
+	Button string   `json:"button,omitempty"`
+	Count  int      `json:"count,omitempty"`
+	DX     float64  `json:"dx,omitempty"`
+	DY     float64  `json:"dy,omitempty"`
+	Action string   `json:"action,omitempty"`
 }
 
 // The ops of the contract.
