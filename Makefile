@@ -1,0 +1,40 @@
+# make run   builds everything and starts `mfd serve` with its defaults.
+# make test  installs what the tests need and runs every test.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build run test bench deps deps-test panel server-only clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+panel: deps
+	@if [ -f panel/package.json ]; then cd panel && npm run --silent build; fi
+
+build: deps panel
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfd ./cmd/mfd
+
+# server-only builds the binary without cgo and without the X11 backend, as
+# the container image does.
+server-only: panel
+	CGO_ENABLED=0 $(GO) build -tags nox11 -ldflags "$(LDFLAGS)" -o bin/mfd-server ./cmd/mfd
+
+run: build
+	./bin/mfd serve
+
+test: deps-test build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	@if [ -f test/package.json ]; then cd test && npm test --silent; fi
+
+bench: deps-test build
+	$(GO) run ./cmd/mfdbench
+
+clean:
+	rm -rf bin

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/openmfd/mfd/agent"
+	"github.com/openmfd/mfd/authsvc"
+	"github.com/openmfd/mfd/broker"
+	"github.com/openmfd/mfd/internal/connlimit"
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/panel"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mfd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := stateDirFlag(fs)
+	listen := fs.String("listen", "0.0.0.0:6789", "HTTPS and MQTT-over-WebSocket address")
+	configPath := fs.String("config", "", "host config (YAML): actions and options")
+	noAgent := fs.Bool("no-agent", false, "do not run this host's agent (server only, e.g. in a container)")
+	mqttTLS := fs.String("mqtt-tls", "", "also serve MQTT over TLS on TCP at this address (e.g. :8883)")
+	mqttLocal := fs.String("mqtt-local", "", "also serve plain MQTT at this loopback address (e.g. 127.0.0.1:1883)")
+	debug := fs.Bool("debug", false, "log debug messages")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
+	}
+	log := newLogger(stderr, *debug)
+
+	cfg := &agent.Config{}
+	if *configPath != "" {
+		if cfg, err = agent.LoadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+
+	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+		return fmt.Errorf("making state dir: %w", err)
+	}
+	svc, err := authsvc.New(authsvc.Options{
+		StateDir: *stateDir,
+		Version:  version,
+		Logger:   log.With("part", "auth"),
+		Notifier: authsvc.NewDesktopNotifier(log),
+		AllowedOrigins: cfg.AllowedOrigins,
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	br, err := broker.New(broker.Options{
+		Authenticator:  svc,
+		Logger:         log.With("part", "broker"),
+		AllowedOrigins: cfg.AllowedOrigins,
+		TLSConfig:      svc.TLSConfig(),
+		MQTTTLSAddr:    *mqttTLS,
+		MQTTLocalAddr:  *mqttLocal,
+	})
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+	svc.SetRevoker(br)
+
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	if err := br.Start(ctx); err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	api := svc.Handler()
+	mux.Handle("/info", api)
+	mux.Handle("/authorise", api)
+	mux.Handle("/.well-known/jwks.json", api)
+	mux.Handle("/mqtt", br.Handler())
+	mux.Handle("/", panel.Handler())
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", *listen, err)
+	}
+	ln = connlimit.Wrap(ln, connlimit.Options{})
+	srv := &http.Server{
+		Handler:           securityHeaders(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ConnContext:       broker.ConnContext,
+		ErrorLog:          slog.NewLogLogger(log.With("part", "http").Handler(), slog.LevelDebug),
+		TLSConfig:         svc.TLSConfig(),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+
+	printBanner(stdout, svc, ln.Addr())
+
+	var ag *agent.Agent
+	if !*noAgent {
+		ag, err = startLocalAgent(ctx, log, *stateDir, svc, br, cfg)
+		if err != nil {
+			log.Error("starting this host's agent", "err", err)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("shutting down")
+	if ag != nil {
+		ag.Close()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	br.Close()
+	svc.Close()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// securityHeaders sets the headers every response of ours carries: the page
+// may not be framed and loads nothing from another origin.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir string, svc *authsvc.Service, br *broker.Broker, cfg *agent.Config) (*agent.Agent, error) {
+	host, err := agent.LoadHostID(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := os.Hostname()
+	sub, err := svc.LocalAgent(host, name)
+	if err != nil {
+		return nil, err
+	}
+	inj, err := agent.NewX11(agent.X11Options{Logger: log.With("part", "x11")})
+	if err != nil {
+		log.Warn("no display to drive: remote input is unavailable on this host", "err", err)
+		inj = agent.NewUnavailable()
+	}
+	ag, err := agent.New(agent.Options{
+		Host:     host,
+		Name:     name,
+		StateDir: stateDir,
+		Injector: inj,
+		Logger:   log.With("part", "agent"),
+		Config:   cfg,
+		Version:  version,
+		Conn: agent.ConnOptions{
+			ClientID: string(sub),
+			Dial:     func(context.Context) (net.Conn, error) { return br.Pipe() },
+			Credentials: func(context.Context) (string, string, error) {
+				tok, err := svc.Reissue(sub)
+				if err != nil {
+					return "", "", err
+				}
+				return string(sub), tok.Token, nil
+			},
+		},
+	})
+	if err != nil {
+		inj.Close()
+		return nil, err
+	}
+	if err := ag.Start(ctx); err != nil {
+		ag.Close()
+		return nil, err
+	}
+	return ag, nil
+}
+
+// panelURLs lists the URLs a device on the LAN can open.
+func panelURLs(addr net.Addr) []string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	port := tcp.Port
+	if !tcp.IP.IsUnspecified() {
+		return []string{fmt.Sprintf("https://%s/", net.JoinHostPort(tcp.IP.String(), fmt.Sprint(port)))}
+	}
+	var urls []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		urls = append(urls, fmt.Sprintf("https://%s/", net.JoinHostPort(ipn.IP.String(), fmt.Sprint(port))))
+	}
+	urls = append(urls, fmt.Sprintf("https://localhost:%d/", port))
+	return urls
+}
+
+func printBanner(w io.Writer, svc *authsvc.Service, addr net.Addr) {
+	urls := panelURLs(addr)
+	fmt.Fprintf(w, "mfd %s serving on %s\n", version, addr)
+	fmt.Fprintf(w, "server ID:            %s\n", svc.ServerID())
+	fmt.Fprintf(w, "TLS SHA-256 fingerprint: %s\n", fingerprintColons(svc.Fingerprint()))
+	fmt.Fprintln(w, "open the panel at:")
+	for _, u := range urls {
+		fmt.Fprintf(w, "  %s\n", u)
+	}
+	if len(urls) > 0 {
+		if qr, err := terminalQR(urls[0]); err == nil {
+			fmt.Fprint(w, qr)
+		}
+	}
+	fmt.Fprintln(w, "new devices appear as pairing requests: compare the code, then `mfd clients approve CODE`")
+	_ = ids.ServerID{}
+}
+
+func fingerprintColons(hex string) string {
+	var b strings.Builder
+	for i := 0; i < len(hex); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		end := min(i+2, len(hex))
+		b.WriteString(strings.ToUpper(hex[i:end]))
+	}
+	return b.String()
+}

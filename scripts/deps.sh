@@ -1,0 +1,62 @@
+#!/bin/sh
+# deps.sh installs what building, running or testing mfd needs and is not
+# yet on this machine. It installs only what is missing: Debian/Ubuntu
+# packages with apt-get (through sudo when not root) and the panel's npm
+# packages. Usage: scripts/deps.sh build|test
+set -eu
+
+want=${1:-build}
+missing=""
+
+need_pkg() { # need_pkg PACKAGE TEST...
+	pkg=$1; shift
+	if ! "$@" >/dev/null 2>&1; then
+		missing="$missing $pkg"
+	fi
+}
+
+has() { command -v "$1"; }
+
+if ! has go; then
+	echo "deps: Go 1.26 or newer is needed: https://go.dev/doc/install" >&2
+	exit 1
+fi
+
+need_pkg gcc has gcc
+need_pkg libx11-dev test -e /usr/include/X11/Xlib.h
+need_pkg libxtst-dev test -e /usr/include/X11/extensions/XTest.h
+need_pkg nodejs has node
+need_pkg npm has npm
+if [ "$want" = test ] || [ "$want" = bench ]; then
+	need_pkg xvfb has Xvfb
+	need_pkg x11-utils has xev
+	need_pkg xdotool has xdotool
+	need_pkg x11-xserver-utils has xmodmap
+	need_pkg mosquitto test -x /usr/sbin/mosquitto
+	need_pkg mosquitto-clients has mosquitto_pub
+	need_pkg chromium test -x /usr/bin/chromium
+	need_pkg openssl has openssl
+fi
+
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then
+		sudo=sudo
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	$sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The panel's build tools and the browser tests' driver come from npm; the
+# lock file pins them. Chromium is Debian's: nothing downloads a browser.
+if [ -f panel/package.json ] && [ ! -d panel/node_modules ]; then
+	echo "deps: installing the panel's npm packages"
+	(cd panel && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+if [ "$want" != build ] && [ -f test/package.json ] && [ ! -d test/node_modules ]; then
+	echo "deps: installing the test suite's npm packages"
+	(cd test && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
