@@ -1,0 +1,338 @@
+// Package e2e tests mfd from the outside: it builds the real binary, starts
+// `mfd serve` on loopback and talks to it over HTTPS, WSS and TLS TCP as a
+// panel, an attacker or an integration would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+var mfdBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "mfd-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	mfdBin = filepath.Join(dir, "mfd")
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	build := exec.Command("go", "build", "-o", mfdBin, "./cmd/mfd")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building mfd:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// checkFor calls f every step until it returns nil or total has passed.
+func checkFor(t *testing.T, total, step time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", total, err)
+		}
+		time.Sleep(step)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a process's output for assertions while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is one running `mfd serve`.
+type server struct {
+	t        *testing.T
+	stateDir string
+	addr     string // host:port of the HTTPS listener
+	tlsAddr  string // host:port of --mqtt-tls
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	done     chan struct{}
+	extra    []string
+}
+
+type serverOpt func(*server)
+
+func withStateDir(d string) serverOpt { return func(s *server) { s.stateDir = d } }
+func withArgs(a ...string) serverOpt  { return func(s *server) { s.extra = append(s.extra, a...) } }
+func withAddr(addr string) serverOpt  { return func(s *server) { s.addr = addr } }
+
+func startServer(t *testing.T, opts ...serverOpt) *server {
+	t.Helper()
+	s := &server{t: t, out: &syncBuffer{}, done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.stateDir == "" {
+		s.stateDir = t.TempDir()
+	}
+	if s.addr == "" {
+		s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	s.tlsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	args := []string{"serve", "--state-dir", s.stateDir, "--listen", s.addr, "--mqtt-tls", s.tlsAddr, "--no-agent"}
+	args = append(args, s.extra...)
+	s.cmd = exec.Command(mfdBin, args...)
+	s.cmd.Env = append(os.Environ(), "MFD_STATE_DIR=")
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting mfd serve: %v", err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.stop)
+	checkFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		select {
+		case <-s.done:
+			t.Fatalf("mfd serve exited early:\n%s", s.out)
+		default:
+		}
+		_, err := s.info()
+		return err
+	})
+	return s
+}
+
+func (s *server) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+func (s *server) kill9() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+func (s *server) alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// rssKiB reads the server's resident set size.
+func (s *server) rssKiB() int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return -1
+}
+
+var insecure = &http.Client{
+	Timeout: 40 * time.Second,
+	Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+		MaxIdleConnsPerHost: 4,
+	},
+}
+
+type info struct {
+	ServerID    string `json:"server_id"`
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	API         int    `json:"api"`
+	Fingerprint string `json:"tls_fingerprint_sha256"`
+	MQTTPath    string `json:"mqtt_path"`
+}
+
+func (s *server) info() (info, error) {
+	var i info
+	resp, err := insecure.Get("https://" + s.addr + "/info")
+	if err != nil {
+		return i, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return i, fmt.Errorf("GET /info: %s", resp.Status)
+	}
+	return i, json.NewDecoder(resp.Body).Decode(&i)
+}
+
+// authResp is any answer of POST /authorise.
+type authResp struct {
+	Status int
+	Header http.Header
+	Raw    string
+
+	Token       string          `json:"token"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	Sub         string          `json:"sub"`
+	Role        string          `json:"role"`
+	ServerID    string          `json:"server_id"`
+	Topics      json.RawMessage `json:"topics"`
+	State       string          `json:"status"`
+	PairingCode string          `json:"pairing_code"`
+	RetryAfter  int             `json:"retry_after"`
+	Error       struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (s *server) authoriseRaw(body, query, origin string) authResp {
+	s.t.Helper()
+	req, _ := http.NewRequest("POST", "https://"+s.addr+"/authorise"+query, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := insecure.Do(req)
+	if err != nil {
+		s.t.Fatalf("POST /authorise: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var a authResp
+	if err := json.Unmarshal(b, &a); err != nil {
+		s.t.Fatalf("POST /authorise answered %s with a body that is not JSON: %q", resp.Status, b)
+	}
+	a.Status, a.Header, a.Raw = resp.StatusCode, resp.Header, string(b)
+	return a
+}
+
+func (s *server) authorise(key, name, role string, extra map[string]string) authResp {
+	s.t.Helper()
+	m := map[string]string{"client_id": key, "name": name}
+	if role != "" {
+		m["role"] = role
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return s.authoriseRaw(string(b), "", "")
+}
+
+// cli runs `mfd ARGS --state-dir DIR` against this server.
+func (s *server) cli(args ...string) (string, error) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mfdBin, append(args, "--state-dir", s.stateDir)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+type clientRow struct {
+	Sub         string `json:"sub"`
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	State       string `json:"state"`
+	PairingCode string `json:"pairing_code"`
+}
+
+func (s *server) list() []clientRow {
+	s.t.Helper()
+	out, err := s.cli("clients", "list", "--json")
+	if err != nil {
+		s.t.Fatalf("mfd clients list --json: %v\n%s", err, out)
+	}
+	var rows []clientRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		s.t.Fatalf("mfd clients list --json printed %q: %v", out, err)
+	}
+	return rows
+}
+
+// pair runs the whole flow for a new client: request, see the code in
+// `mfd clients list`, approve it by code, and get a token.
+func (s *server) pair(name, role string, extra map[string]string) (key string, a authResp) {
+	s.t.Helper()
+	key = uuid.NewString()
+	p := s.authorise(key, name, role, extra)
+	if p.Status != 202 || len(p.PairingCode) != 6 {
+		s.t.Fatalf("first POST /authorise = %d %s, want 202 with a 6-digit code", p.Status, p.Raw)
+	}
+	var seen bool
+	for _, r := range s.list() {
+		if r.PairingCode == p.PairingCode && r.State == "pending" && r.Name == name {
+			seen = true
+		}
+	}
+	if !seen {
+		s.t.Fatalf("mfd clients list does not show pending %q with code %s: %+v", name, p.PairingCode, s.list())
+	}
+	if out, err := s.cli("clients", "approve", p.PairingCode); err != nil {
+		s.t.Fatalf("mfd clients approve %s: %v\n%s", p.PairingCode, err, out)
+	}
+	a = s.authorise(key, name, role, extra)
+	if a.Status != 200 || a.Token == "" || a.Sub == "" {
+		s.t.Fatalf("POST /authorise after approval = %d %s, want 200 with a token", a.Status, a.Raw)
+	}
+	return key, a
+}
