@@ -1,0 +1,237 @@
+package authsvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openmfd/mfd/internal/ids"
+)
+
+// The admin socket speaks one JSON request and one JSON response per
+// connection. Only the owner of the state dir can reach it: the dir is
+// 0700, the socket 0600, and the peer's uid is checked where the OS says.
+
+const (
+	adminTimeout = 10 * time.Second
+	maxAdminReq  = 64 << 10
+)
+
+// Admin operations.
+const (
+	opList           = "list"
+	opApprove        = "approve"
+	opDeny           = "deny"
+	opRevoke         = "revoke"
+	opAddIntegration = "add_integration"
+)
+
+type adminRequest struct {
+	Op  string `json:"op"`
+	Arg string `json:"arg,omitempty"`
+}
+
+type adminResponse struct {
+	OK      bool         `json:"ok"`
+	Error   string       `json:"error,omitempty"`
+	Clients []ClientInfo `json:"clients,omitempty"`
+	Client  *ClientInfo  `json:"client,omitempty"`
+	Sub     ids.Subject  `json:"sub,omitempty"`
+	Token   string       `json:"token,omitempty"`
+}
+
+// AdminSocketPath returns the admin socket's path in stateDir.
+func AdminSocketPath(stateDir string) string { return filepath.Join(stateDir, adminSocket) }
+
+// listenAdmin opens the admin socket, removing a stale one and refusing
+// when a live server answers on it.
+func listenAdmin(dir string) (*net.UnixListener, error) {
+	path := AdminSocketPath(dir)
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another server is running on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale socket: %w", err)
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// The dir is 0700 already, so the moment between bind and chmod is
+	// not an opening.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("setting socket mode: %w", err)
+	}
+	return ln, nil
+}
+
+func (s *Service) serveAdmin(ctx context.Context, ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accepting admin connection", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			s.serveAdminConn(ctx, c)
+		}()
+	}
+}
+
+func (s *Service) serveAdminConn(ctx context.Context, c net.Conn) {
+	_ = c.SetDeadline(time.Now().Add(adminTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := checkPeer(c); err != nil {
+		s.log.Warn("refusing admin connection", "err", err)
+		_ = json.NewEncoder(c).Encode(adminResponse{Error: err.Error()})
+		return
+	}
+	var req adminRequest
+	if err := json.NewDecoder(io.LimitReader(c, maxAdminReq)).Decode(&req); err != nil {
+		_ = json.NewEncoder(c).Encode(adminResponse{Error: "reading request: " + err.Error()})
+		return
+	}
+	_ = json.NewEncoder(c).Encode(s.adminDo(req))
+}
+
+func (s *Service) adminDo(req adminRequest) adminResponse {
+	var (
+		resp = adminResponse{OK: true}
+		ci   ClientInfo
+		err  error
+	)
+	switch req.Op {
+	case opList:
+		resp.Clients = s.List()
+		if resp.Clients == nil {
+			resp.Clients = []ClientInfo{}
+		}
+		return resp
+	case opApprove:
+		ci, err = s.approve(req.Arg)
+	case opDeny:
+		ci, err = s.deny(req.Arg)
+	case opRevoke:
+		ci, err = s.revoke(req.Arg)
+	case opAddIntegration:
+		resp.Sub, resp.Token, err = s.AddIntegration(req.Arg)
+		if err != nil {
+			return adminResponse{Error: err.Error()}
+		}
+		return resp
+	default:
+		return adminResponse{Error: fmt.Sprintf("unknown operation %q", req.Op)}
+	}
+	if err != nil {
+		return adminResponse{Error: err.Error()}
+	}
+	resp.Client = &ci
+	return resp
+}
+
+// AdminClient talks to a running server over its admin socket. Each call
+// uses its own connection; the zero value is not usable, use DialAdmin. It
+// is safe for concurrent use.
+type AdminClient struct {
+	path string
+}
+
+// DialAdmin checks that a server is listening on stateDir's admin socket
+// and returns a client for it.
+func DialAdmin(stateDir string) (*AdminClient, error) {
+	path := AdminSocketPath(stateDir)
+	c, err := net.DialTimeout("unix", path, adminTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s (is `mfd serve` running with this state dir?): %w", path, err)
+	}
+	c.Close()
+	return &AdminClient{path: path}, nil
+}
+
+// Close releases the client. It holds no connection between calls, so
+// this does nothing, but callers may defer it.
+func (a *AdminClient) Close() error { return nil }
+
+func (a *AdminClient) call(req adminRequest) (adminResponse, error) {
+	c, err := net.DialTimeout("unix", a.path, adminTimeout)
+	if err != nil {
+		return adminResponse{}, fmt.Errorf("connecting to %s: %w", a.path, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(adminTimeout))
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return adminResponse{}, fmt.Errorf("sending request: %w", err)
+	}
+	var resp adminResponse
+	if err := json.NewDecoder(io.LimitReader(c, 16<<20)).Decode(&resp); err != nil {
+		return adminResponse{}, fmt.Errorf("reading response: %w", err)
+	}
+	if !resp.OK {
+		if resp.Error == "" {
+			resp.Error = "request failed"
+		}
+		return resp, errors.New(resp.Error)
+	}
+	return resp, nil
+}
+
+// List returns every client and pending request.
+func (a *AdminClient) List() ([]ClientInfo, error) {
+	resp, err := a.call(adminRequest{Op: opList})
+	return resp.Clients, err
+}
+
+// Approve approves a pending request by pairing code or subject.
+func (a *AdminClient) Approve(idOrCode string) error {
+	_, err := a.call(adminRequest{Op: opApprove, Arg: idOrCode})
+	return err
+}
+
+// Deny denies a pending request by pairing code or subject.
+func (a *AdminClient) Deny(idOrCode string) error {
+	_, err := a.call(adminRequest{Op: opDeny, Arg: idOrCode})
+	return err
+}
+
+// Revoke revokes a client by subject and ends its live sessions.
+func (a *AdminClient) Revoke(sub string) error {
+	_, err := a.call(adminRequest{Op: opRevoke, Arg: sub})
+	return err
+}
+
+// AddIntegration makes an integration credential: the MQTT username (sub)
+// and password (token). The token cannot be shown again.
+func (a *AdminClient) AddIntegration(name string) (sub ids.Subject, token string, err error) {
+	resp, err := a.call(adminRequest{Op: opAddIntegration, Arg: name})
+	if err != nil {
+		return "", "", err
+	}
+	return resp.Sub, resp.Token, nil
+}

@@ -1,0 +1,343 @@
+// Package authsvc is the auth service: it keeps the server's identity (ID,
+// TLS certificate, token signing key) and its clients in the state dir,
+// pairs new clients over POST /authorise with a code the user approves on
+// the host, issues and checks the ES256 tokens the broker relies on, and
+// serves the admin socket that `mfd clients` talks to.
+package authsvc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+	"golang.org/x/time/rate"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultTokenTTL          = 15 * time.Minute
+	DefaultPendingTTL        = 5 * time.Minute
+	DefaultMaxPending        = 32
+	DefaultMaxPendingPerAddr = 4
+	DefaultRate              = 5 // POST /authorise per second and address
+	DefaultBurst             = 20
+	// MaxWait is the longest ?wait= a request may ask for, in seconds.
+	MaxWait = 30
+)
+
+// Options configures a Service. Zero fields take the documented defaults.
+type Options struct {
+	// StateDir holds the server ID, TLS certificate, signing key, client
+	// store and admin socket. Required; made with mode 0700.
+	StateDir string
+	// Name is the server's name in /info; the hostname when empty.
+	Name string
+	// Version is served in /info.
+	Version string
+	// Clock is RealClock when nil.
+	Clock Clock
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Notifier is told about each new pairing request; LogNotifier when nil.
+	Notifier Notifier
+	// AllowedOrigins are extra exact origins (such as
+	// "https://panel.example") allowed besides the server's own.
+	AllowedOrigins []string
+	// TokenTTL is the lifetime of panel and agent tokens; 15 minutes when
+	// zero.
+	TokenTTL time.Duration
+	// CertFile and KeyFile name a configured TLS certificate; when empty a
+	// self-signed one is made in the state dir.
+	CertFile, KeyFile string
+	// PendingTTL is how long an undecided pairing request lives; 5
+	// minutes when zero.
+	PendingTTL time.Duration
+	// MaxPending bounds the pending list; 32 when zero.
+	MaxPending int
+	// MaxPendingPerAddr bounds the pending requests from one remote
+	// address; 4 when zero (never more than MaxPending).
+	MaxPendingPerAddr int
+	// Rate and Burst are the per-address token bucket for POST /authorise;
+	// 5 per second with bursts of 20 when zero.
+	Rate  float64
+	Burst int
+}
+
+// Service is the auth service. Its methods are safe for concurrent use.
+type Service struct {
+	opts     Options
+	log      *slog.Logger
+	clock    Clock
+	notifier Notifier
+
+	serverID ids.ServerID
+	cert     tls.Certificate
+	fp       string
+	signer   signingKey
+	hostname string
+
+	mu        sync.Mutex
+	store     *store
+	pending   map[ids.Subject]*pendingEntry
+	byHash    map[string]*pendingEntry // pending, by client key hash
+	byCode    map[string]*pendingEntry
+	perAddr   map[string]int
+	limiters  map[string]*limiterEntry
+	revoker   authn.Revoker
+	seenDirty bool
+
+	started   bool
+	closed    bool
+	closing   chan struct{}
+	cancel    context.CancelFunc
+	listener  net.Listener
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type limiterEntry struct {
+	lim  *rate.Limiter
+	last time.Time
+}
+
+// Interface guard: the broker checks connections through this seam.
+var _ authn.Authenticator = (*Service)(nil)
+
+// New loads the state dir, making on first start whatever is missing: the
+// server ID, the self-signed certificate (unless opts names one), the
+// signing key and an empty client store. A state file that exists but
+// cannot be read is an error wrapping ErrCorruptState, never replaced.
+func New(opts Options) (*Service, error) {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = LogNotifier{}
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.PendingTTL <= 0 {
+		opts.PendingTTL = DefaultPendingTTL
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	if opts.MaxPendingPerAddr <= 0 {
+		opts.MaxPendingPerAddr = DefaultMaxPendingPerAddr
+	}
+	if opts.MaxPendingPerAddr > opts.MaxPending {
+		opts.MaxPendingPerAddr = opts.MaxPending
+	}
+	if opts.Rate <= 0 {
+		opts.Rate = DefaultRate
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = DefaultBurst
+	}
+	hostname, _ := os.Hostname()
+	if opts.Name == "" {
+		opts.Name = hostname
+	}
+	if err := ensureStateDir(opts.StateDir); err != nil {
+		return nil, fmt.Errorf("preparing state dir: %w", err)
+	}
+	st, existed, err := loadStore(opts.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("loading clients: %w", err)
+	}
+	serverID, err := loadServerID(opts.StateDir, existed)
+	if err != nil {
+		return nil, fmt.Errorf("loading server ID: %w", err)
+	}
+	cert, err := loadOrCreateTLS(opts.StateDir, opts.CertFile, opts.KeyFile, hostname, opts.Clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS certificate: %w", err)
+	}
+	signer, err := loadOrCreateSigningKey(opts.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key: %w", err)
+	}
+	if !existed {
+		if err := st.save(); err != nil {
+			return nil, fmt.Errorf("creating client store: %w", err)
+		}
+	}
+	sum := sha256.Sum256(cert.Leaf.Raw)
+	s := &Service{
+		opts:     opts,
+		log:      opts.Logger,
+		clock:    opts.Clock,
+		notifier: opts.Notifier,
+		serverID: serverID,
+		cert:     cert,
+		fp:       hex.EncodeToString(sum[:]),
+		signer:   signer,
+		hostname: hostname,
+		store:    st,
+		pending:  make(map[ids.Subject]*pendingEntry),
+		byHash:   make(map[string]*pendingEntry),
+		byCode:   make(map[string]*pendingEntry),
+		perAddr:  make(map[string]int),
+		limiters: make(map[string]*limiterEntry),
+		closing:  make(chan struct{}),
+	}
+	return s, nil
+}
+
+// ServerID returns the server's permanent ID.
+func (s *Service) ServerID() ids.ServerID { return s.serverID }
+
+// Fingerprint returns the lowercase hex SHA-256 of the TLS leaf
+// certificate's DER, as served in /info.
+func (s *Service) Fingerprint() string { return s.fp }
+
+// TLSConfig returns a fresh TLS 1.2+ server configuration with the
+// server's certificate.
+func (s *Service) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{s.cert},
+	}
+}
+
+// Certificate returns the server's TLS certificate, leaf parsed.
+func (s *Service) Certificate() tls.Certificate { return s.cert }
+
+// PublicKey returns the token signing key and its kid.
+func (s *Service) PublicKey() (*ecdsa.PublicKey, string) {
+	return &s.signer.priv.PublicKey, s.signer.kid
+}
+
+// Info returns the body of GET /info.
+func (s *Service) Info() wire.Info {
+	return wire.Info{
+		ServerID:       s.serverID,
+		Name:           s.opts.Name,
+		Version:        s.opts.Version,
+		API:            wire.API,
+		TLSFingerprint: s.fp,
+		MQTTPath:       "/mqtt",
+	}
+}
+
+// SetRevoker sets who ends live sessions when a client is revoked: the
+// broker, once it exists.
+func (s *Service) SetRevoker(r authn.Revoker) {
+	s.mu.Lock()
+	s.revoker = r
+	s.mu.Unlock()
+}
+
+// Start opens the admin socket STATE_DIR/admin.sock and starts the janitor
+// that expires pending requests. It fails if another server is live on the
+// socket.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("starting auth service: closed")
+	}
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("starting auth service: already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	ln, err := listenAdmin(s.opts.StateDir)
+	if err != nil {
+		return fmt.Errorf("opening admin socket: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.listener = ln
+	s.cancel = cancel
+	s.mu.Unlock()
+
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.serveAdmin(ctx, ln)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.janitor(ctx)
+	}()
+	s.log.Info("auth service started", "server", s.serverID, "tls_sha256", s.fp, "admin", ln.Addr().String())
+	return nil
+}
+
+// Close stops the admin socket and janitor, wakes every held ?wait request
+// and saves last-seen times. It is idempotent and safe after a failed or
+// missing Start.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.closing)
+		ln, cancel := s.listener, s.cancel
+		s.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		if ln != nil {
+			ln.Close()
+		}
+		s.wg.Wait()
+		if ln != nil {
+			os.Remove(ln.Addr().String())
+		}
+		s.mu.Lock()
+		if s.seenDirty {
+			s.closeErr = s.store.save()
+			s.seenDirty = false
+		}
+		s.mu.Unlock()
+	})
+	return s.closeErr
+}
+
+// janitor expires pending requests, flushes last-seen times now and then
+// and forgets idle rate limiters.
+func (s *Service) janitor(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lastFlush := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		s.expirePendingLocked()
+		s.pruneLimitersLocked()
+		if s.seenDirty && time.Since(lastFlush) > time.Minute {
+			if err := s.store.save(); err != nil {
+				s.log.Warn("saving last-seen times", "err", err)
+			} else {
+				s.seenDirty = false
+			}
+			lastFlush = time.Now()
+		}
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,172 @@
+package authsvc
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeClock is a Clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// recordingNotifier remembers every pairing request.
+type recordingNotifier struct {
+	mu   sync.Mutex
+	reqs []PairingRequest
+}
+
+func (n *recordingNotifier) NotifyPairing(r PairingRequest) {
+	n.mu.Lock()
+	n.reqs = append(n.reqs, r)
+	n.mu.Unlock()
+}
+
+func (n *recordingNotifier) count() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.reqs)
+}
+
+// recordingRevoker remembers every revoked subject.
+type recordingRevoker struct {
+	mu   sync.Mutex
+	subs []string
+}
+
+func (r *recordingRevoker) Revoke(sub ids.Subject) {
+	r.mu.Lock()
+	r.subs = append(r.subs, string(sub))
+	r.mu.Unlock()
+}
+
+func (r *recordingRevoker) revoked() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.subs...)
+}
+
+type testEnv struct {
+	svc   *Service
+	clock *fakeClock
+	logs  *syncBuffer
+	notes *recordingNotifier
+	dir   string
+}
+
+// newTestService makes a Service on a fresh state dir with a fake clock.
+// mod may adjust the options.
+func newTestService(t *testing.T, mod func(*Options)) *testEnv {
+	t.Helper()
+	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: t.TempDir()}
+	opts := Options{
+		StateDir: env.dir,
+		Name:     "testhost",
+		Version:  "0.0.0-test",
+		Clock:    env.clock,
+		Logger:   slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Notifier: env.notes,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	env.svc = s
+	return env
+}
+
+// checkFor polls f every step until it returns nil or total has passed.
+func checkFor(t *testing.T, total, step time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(step)
+	}
+	t.Fatalf("condition not met after %v: %v", total, err)
+}
+
+// pair runs a client through POST-equivalent pairing and approval and
+// returns its key and subject.
+func (env *testEnv) pair(t *testing.T, role wire.Role, host ids.HostID) (ids.ClientKey, ids.Subject) {
+	t.Helper()
+	key := ids.NewClientKey()
+	req := authoriseReq{key: key, name: "test " + string(role), role: role, host: host}
+	res := env.svc.authorise(req, "192.0.2.1")
+	if res.out != outPending {
+		t.Fatalf("authorise: outcome %d, want pending", res.out)
+	}
+	if err := env.svc.Approve(res.entry.code); err != nil {
+		t.Fatalf("Approve(%s): %v", res.entry.code, err)
+	}
+	return key, res.entry.sub
+}
+
+// token returns a fresh token for sub.
+func (env *testEnv) token(t *testing.T, sub ids.Subject) string {
+	t.Helper()
+	tok, err := env.svc.Reissue(sub)
+	if err != nil {
+		t.Fatalf("Reissue(%s): %v", sub, err)
+	}
+	return tok.Token
+}
+
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,74 @@
+package authsvc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"time"
+
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+// PairingRequest is what the host is shown about a new pairing request so
+// the user can compare the code with the one on the client. It never holds
+// the client key.
+type PairingRequest struct {
+	Sub        ids.Subject
+	Name       string
+	Role       wire.Role
+	Host       ids.HostID
+	Code       string
+	RemoteAddr string
+	ExpiresAt  time.Time
+}
+
+// Notifier tells the user on the host about a new pairing request.
+// NotifyPairing must not block: the service calls it while answering the
+// HTTP request.
+type Notifier interface {
+	NotifyPairing(req PairingRequest)
+}
+
+// LogNotifier is the default Notifier. It shows nothing beyond the log line
+// the service writes for every new request.
+type LogNotifier struct{}
+
+// NotifyPairing does nothing: the service has already logged the request.
+func (LogNotifier) NotifyPairing(PairingRequest) {}
+
+// DesktopNotifier shows a desktop notification with notify-send when that
+// program is on PATH. It never blocks and never fails the request; a
+// missing or failing notify-send is logged at debug level.
+type DesktopNotifier struct {
+	// Logger receives failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// NotifyPairing runs notify-send in the background.
+func (d DesktopNotifier) NotifyPairing(req PairingRequest) {
+	path, err := exec.LookPath("notify-send")
+	if err != nil {
+		d.debug("no desktop notification", "err", err)
+		return
+	}
+	title := "mfd: pairing request"
+	body := fmt.Sprintf("%q (%s) from %s wants to pair.\nCode: %s\nApprove with: mfd clients approve %s",
+		req.Name, req.Role, req.RemoteAddr, req.Code, req.Code)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// Arguments, never a shell: the name comes from the network.
+		cmd := exec.CommandContext(ctx, path, "--app-name=mfd", "--", title, body)
+		if err := cmd.Run(); err != nil {
+			d.debug("running notify-send", "err", err)
+		}
+	}()
+}
+
+func (d DesktopNotifier) debug(msg string, args ...any) {
+	if d.Logger != nil {
+		d.Logger.Debug(msg, args...)
+	}
+}
