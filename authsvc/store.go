@@ -30,9 +30,9 @@ type record struct {
 	Sub     ids.Subject `json:"sub"`
 	KeyHash string      `json:"key_hash,omitempty"`
 	// SecretHash is an integration's credential, hex SHA-256.
-	SecretHash string     `json:"secret_hash,omitempty"`
-	Name       string     `json:"name"`
-	Role       wire.Role  `json:"role"`
+	SecretHash string      `json:"secret_hash,omitempty"`
+	Name       string      `json:"name"`
+	Role       wire.Role   `json:"role"`
 	Host       *ids.HostID `json:"host,omitempty"`
 	// Local marks the in-process agent of the server's own host.
 	Local     bool      `json:"local,omitempty"`

@@ -1,8 +1,8 @@
 package authsvc
 
 import (
-	"crypto/ecdsa"
 	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
