@@ -1,0 +1,169 @@
+package authsvc
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+func startService(t *testing.T, env *testEnv) {
+	t.Helper()
+	if err := env.svc.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+}
+
+func TestAdminSocket(t *testing.T) {
+	env := newTestService(t, nil)
+	rv := &recordingRevoker{}
+	env.svc.SetRevoker(rv)
+	startService(t, env)
+
+	fi, err := os.Stat(AdminSocketPath(env.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin socket mode %v, want socket 0600", fi.Mode())
+	}
+	if di, _ := os.Stat(env.dir); di.Mode().Perm() != 0o700 {
+		t.Errorf("state dir mode %v, want 0700", di.Mode().Perm())
+	}
+
+	ac, err := DialAdmin(env.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	list, err := ac.List()
+	if err != nil || len(list) != 0 {
+		t.Fatalf("List = %v, %v; want empty", list, err)
+	}
+
+	a := env.svc.authorise(panelReq(ids.NewClientKey(), "tablet A"), "192.0.2.1")
+	b := env.svc.authorise(authoriseReq{key: ids.NewClientKey(), name: "desk B", role: wire.RoleAgent, host: ids.NewHostID()}, "192.0.2.2")
+	list, err = ac.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v; want two pending", list, err)
+	}
+	for _, ci := range list {
+		if ci.State != StatePending || ci.PairingCode == "" || ci.RemoteAddr == "" || ci.CreatedAt.IsZero() {
+			t.Errorf("pending entry %+v lacks fields", ci)
+		}
+		if ci.Role == wire.RoleAgent && ci.Host == nil {
+			t.Errorf("agent entry %+v lacks host", ci)
+		}
+	}
+
+	if err := ac.Approve("000000"); err == nil || !strings.Contains(err.Error(), "no pending request with code 000000") {
+		t.Errorf("Approve(000000) = %v, want a clear not-found error", err)
+	}
+	if a.entry.code == "000000" || b.entry.code == "000000" {
+		t.Skip("a random code hit 000000")
+	}
+	if err := ac.Approve(a.entry.code); err != nil {
+		t.Fatalf("Approve: %v", err)
+	}
+	if err := ac.Deny(string(b.entry.sub)); err != nil {
+		t.Fatalf("Deny: %v", err)
+	}
+	states := map[ids.Subject]State{}
+	list, _ = ac.List()
+	for _, ci := range list {
+		states[ci.Sub] = ci.State
+		if ci.PairingCode != "" {
+			t.Errorf("decided client %s still shows a pairing code", ci.Sub)
+		}
+	}
+	if states[a.entry.sub] != StateApproved || states[b.entry.sub] != StateDenied {
+		t.Errorf("states %v after approve and deny", states)
+	}
+
+	tok := env.token(t, a.entry.sub)
+	if err := ac.Revoke(string(a.entry.sub)); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	if got := rv.revoked(); len(got) != 1 || got[0] != string(a.entry.sub) {
+		t.Errorf("revoker saw %v", got)
+	}
+	if _, err := env.svc.Authenticate(string(a.entry.sub), tok); !errors.Is(err, authn.ErrNotAuthorized) {
+		t.Errorf("Authenticate after revoke = %v", err)
+	}
+	if err := ac.Revoke("p-nosuchclient"); err == nil || !strings.Contains(err.Error(), "no client") {
+		t.Errorf("Revoke(unknown) = %v", err)
+	}
+
+	sub, secret, err := ac.AddIntegration("Home Assistant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := env.svc.Authenticate(string(sub), secret); err != nil || id.Role != wire.RoleIntegration {
+		t.Errorf("Authenticate(integration) = %+v, %v", id, err)
+	}
+	if _, _, err := ac.AddIntegration(""); err == nil {
+		t.Error("AddIntegration with an empty name succeeded")
+	}
+}
+
+func TestAdminSocketRefusesSecondServer(t *testing.T) {
+	env := newTestService(t, nil)
+	startService(t, env)
+	second, err := New(env.svc.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "another server") {
+		t.Errorf("second Start = %v, want another server is running", err)
+	}
+	// The first server still answers.
+	if _, err := DialAdmin(env.dir); err != nil {
+		t.Errorf("first server lost its socket: %v", err)
+	}
+}
+
+func TestAdminSocketStale(t *testing.T) {
+	env := newTestService(t, nil)
+	// A socket left by a killed server: bound, then closed without unlink.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: AdminSocketPath(env.dir), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	startService(t, env)
+	if _, err := DialAdmin(env.dir); err != nil {
+		t.Errorf("DialAdmin after replacing a stale socket: %v", err)
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	env := newTestService(t, nil)
+	if err := env.svc.Close(); err != nil {
+		t.Errorf("Close before Start: %v", err)
+	}
+	if err := env.svc.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := env.svc.Start(context.Background()); err == nil {
+		t.Error("Start after Close succeeded")
+	}
+
+	env2 := newTestService(t, nil)
+	startService(t, env2)
+	env2.svc.Close()
+	env2.svc.Close()
+	if _, err := os.Stat(AdminSocketPath(env2.dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("admin socket left after Close: %v", err)
+	}
+	if _, err := DialAdmin(env2.dir); err == nil {
+		t.Error("DialAdmin after Close succeeded")
+	}
+}
