@@ -1,0 +1,259 @@
+// The panel's client flow, after the seed: GET /info, check the server ID,
+// POST /authorise (showing the pairing code while pending), then MQTT over
+// wss:// on the same origin. Any unplanned end goes back to /info.
+import * as api from './api.js';
+import * as store from './storage.js';
+import { Session, reasonText } from './session.js';
+import { Hosts, showResults } from './hosts.js';
+import { HoldKeys, Trackpad, textBox } from './controls.js';
+import { $ } from './dom.js';
+
+const WAIT_S = 25;
+
+// __mfd is what the browser tests and `make bench` read.
+const mfd = (window.__mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, code: null, sub: null });
+
+const screens = ['busy', 'warning', 'pair', 'panel'];
+function showScreen(name) {
+  for (const s of screens) $(`screen-${s}`).hidden = s !== name;
+}
+
+function setState(state, text) {
+  mfd.state = state;
+  const conn = $('conn');
+  conn.dataset.state = state;
+  conn.textContent = text;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// once resolves with the id of whichever of the buttons is clicked first.
+function once(...ids) {
+  return new Promise((resolve) => {
+    const handlers = ids.map((id) => {
+      const f = () => {
+        ids.forEach((x, i) => $(x).removeEventListener('click', handlers[i]));
+        resolve(id);
+      };
+      $(id).addEventListener('click', f);
+      return f;
+    });
+  });
+}
+
+let session = null;
+const hosts = new Hosts($('hosts'), $('no-hosts'), { onPress: press, onChange: hostsChanged });
+const io = {
+  target: () => {
+    const v = $('target').value;
+    return v && hosts.online(v) ? v : null;
+  },
+  send: (host, cmd, opts) => (session ? session.send(host, cmd, opts) : Promise.resolve({ ok: false, code: 'offline', ms: 0 })),
+};
+const holds = new HoldKeys($('holds'), io, $('pad-result'));
+const pad = new Trackpad($('trackpad'), $('pad-result'), io);
+textBox($('type-form'), $('type-text'), $('type-result'), io);
+
+async function press(host, action, button) {
+  const targets = $('all-hosts').checked ? hosts.withAction(action) : [host];
+  if (!targets.length) return;
+  showResults(button, null);
+  const results = await Promise.all(targets.map(async (t) => ({ ...(await io.send(t, { op: 'action.run', action })), host: t, many: targets.length > 1 })));
+  showResults(button, results, (id) => hosts.name(id));
+}
+
+function hostsChanged(list) {
+  const sel = $('target');
+  const prev = sel.value;
+  const usable = list.filter((x) => x.status.online);
+  const opts = usable.map((x) => {
+    const o = document.createElement('option');
+    o.value = x.id;
+    o.textContent = hosts.name(x.id) + (x.status.input === 'unavailable' ? ' (no input)' : '');
+    return o;
+  });
+  if (!opts.length) {
+    const o = document.createElement('option');
+    o.value = '';
+    o.textContent = 'no host online';
+    opts.push(o);
+  }
+  sel.replaceChildren(...opts);
+  if (usable.some((x) => x.id === prev)) sel.value = prev;
+  else {
+    const pick = usable.find((x) => x.status.input && x.status.input !== 'unavailable') || usable[0];
+    sel.value = pick ? pick.id : '';
+  }
+  mfd.hosts = list.map((x) => ({ id: x.id, name: hosts.name(x.id), online: !!x.status.online, actions: (x.actions || []).map((a) => a.id) }));
+}
+
+// pair runs POST /authorise until approved; it shows the code while pending
+// and, when refused, waits for the user to ask for a new pairing.
+async function pair(info) {
+  let key = store.pairing().key;
+  for (;;) {
+    const t0 = performance.now();
+    const r = await api.authorise(key, store.deviceName(), WAIT_S);
+    if (r.status === 200) return r.body;
+    if (r.status === 202) {
+      const code = r.body.pairing_code || '';
+      mfd.code = code;
+      setState('pending', 'Waiting for approval on the host');
+      $('pair-code').textContent = code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
+      $('pair-code-cmd').textContent = code;
+      $('pair-pending').hidden = false;
+      $('pair-refused').hidden = true;
+      showScreen('pair');
+      const wait = (r.body.retry_after || 2) * 1000 - (performance.now() - t0);
+      if (wait > 0) await sleep(wait);
+      continue;
+    }
+    // 403: denied or revoked. The key is spent: only a new one can ask again.
+    mfd.code = null;
+    setState('refused', r.code === 'revoked' ? 'Access revoked' : 'Pairing refused');
+    $('pair-refused-text').textContent = r.code === 'revoked'
+      ? 'This device’s access was revoked on the host.'
+      : r.code === 'denied' ? 'The host refused to pair with this device.' : `The server refused this device (${r.code}).`;
+    $('pair-pending').hidden = true;
+    $('pair-refused').hidden = false;
+    showScreen('pair');
+    if (session) { session.close(); session = null; }
+    await once('pair-again');
+    key = store.newKey(info.server_id);
+  }
+}
+
+// connect runs one MQTT session and resolves when it ends unplanned.
+function connect(auth, info) {
+  return new Promise((resolve, reject) => {
+    const s = new Session({ ...auth, mqtt_path: info.mqtt_path }, {
+      connected: (first) => {
+        if (first) {
+          mfd.connects++;
+          if (mfd.connectedAt == null) mfd.connectedAt = performance.now();
+        } else {
+          mfd.rotations++;
+        }
+        setState('connected', `Connected to ${info.name || 'the server'}`);
+        $('screen-panel').classList.remove('disconnected');
+        showScreen('panel');
+      },
+      message: (topic, text) => hosts.update(topic, text),
+      token: (msg) => {
+        s.rotate(msg.token).then(() => scheduleRefresh(s, msg.expires_at, info), () => { /* the old token still works until it ends */ });
+      },
+      closed: (why) => {
+        holds.dropped();
+        if (session === s) session = null;
+        resolve(why);
+      },
+    });
+    hosts.clear();
+    s.start().then(() => {
+      if (session) session.close();
+      session = s;
+      mfd.sub = auth.sub;
+      $('settings-sub').textContent = `Signed in as ${auth.sub}`;
+      scheduleRefresh(s, auth.expires_at, info);
+    }, reject);
+  });
+}
+
+// scheduleRefresh fetches a fresh token itself if none was pushed by a
+// minute before the current one expires.
+function scheduleRefresh(s, expiresAt, info) {
+  clearTimeout(s.refreshTimer);
+  const left = Date.parse(expiresAt) - Date.now();
+  if (!(left > 0)) return;
+  const when = Math.max(5000, left - 60000 - Math.random() * 15000);
+  s.refreshTimer = setTimeout(async () => {
+    if (session !== s) return;
+    try {
+      const r = await api.authorise(store.pairing().key, store.deviceName(), 0);
+      if (r.status === 200 && r.body.server_id === info.server_id && session === s) {
+        await s.rotate(r.body.token);
+        scheduleRefresh(s, r.body.expires_at, info);
+      }
+    } catch { /* the session's end, if it comes, sends us through /info */ }
+  }, when);
+}
+
+async function flow() {
+  let backoff = 0;
+  for (;;) {
+    if (backoff) {
+      setState('busy', `Reconnecting in ${Math.round(backoff / 1000)} s…`);
+      await sleep(backoff);
+    }
+    try {
+      if (mfd.state !== 'connected' && $('screen-panel').hidden) showScreen('busy');
+      const info = await api.info();
+      $('server-name').textContent = info.name ? `· ${info.name}` : '';
+      const known = store.pairing();
+      if (known.serverID && known.serverID !== info.server_id) {
+        if (session) { session.close(); session = null; }
+        setState('warning', 'Unknown server');
+        $('warn-known').textContent = known.serverID;
+        $('warn-now').textContent = info.server_id;
+        showScreen('warning');
+        if ((await once('warn-continue', 'warn-retry')) === 'warn-retry') { backoff = 0; continue; }
+        store.newKey(info.server_id);
+      } else if (!known.key || !known.serverID) {
+        store.newKey(info.server_id);
+      }
+      setState('busy', 'Signing in…');
+      const auth = await pair(info);
+      if (auth.server_id && auth.server_id !== info.server_id) throw new Error('the server changed while signing in');
+      const why = await connect(auth, info);
+      // It had connected: the first retry goes at once.
+      backoff = 0;
+      $('screen-panel').classList.add('disconnected');
+      setState('busy', `Disconnected (${why.reason}), signing in again…`);
+      await sleep(200 + Math.random() * 300);
+    } catch (err) {
+      const what = err && err.code != null ? reasonText(err.code) : (err && err.message) || 'failed';
+      backoff = Math.min(Math.max(1000, backoff * 2), 30000);
+      setState('error', `Cannot reach the server (${what})`);
+      $('busy-text').textContent = `Cannot reach the server (${what}). Trying again…`;
+      $('screen-panel').classList.add('disconnected');
+    }
+  }
+}
+
+function settings() {
+  const name = store.deviceName();
+  for (const id of ['device-name', 'settings-name']) {
+    const el = $(id);
+    el.value = name;
+    el.addEventListener('change', () => {
+      store.setDeviceName(el.value);
+      const v = store.deviceName();
+      $('device-name').value = v;
+      $('settings-name').value = v;
+    });
+  }
+  const hk = $('settings-holds');
+  hk.value = store.holdKeys().join(', ');
+  hk.addEventListener('change', () => {
+    holds.setKeys(store.setHoldKeys(hk.value));
+    hk.value = store.holdKeys().join(', ');
+  });
+  holds.setKeys(store.holdKeys());
+  $('click-left').addEventListener('click', () => pad.click('left'));
+  $('click-right').addEventListener('click', () => pad.click('right'));
+  $('release-all').addEventListener('click', async () => {
+    holds.releaseAll();
+    const host = io.target();
+    if (host) {
+      const r = await io.send(host, { op: 'release.all' });
+      $('pad-result').textContent = r.ok ? `released · ${r.ms} ms` : r.code;
+    }
+  });
+  $('forget').addEventListener('click', () => {
+    store.forget();
+    location.reload();
+  });
+}
+
+settings();
+flow();
