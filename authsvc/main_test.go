@@ -103,7 +103,7 @@ type testEnv struct {
 
 // newTestService makes a Service on a fresh state dir with a fake clock.
 // mod may adjust the options.
-func newTestService(t *testing.T, mod func(*Options)) *testEnv {
+func newTestService(t testing.TB, mod func(*Options)) *testEnv {
 	t.Helper()
 	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: t.TempDir()}
 	opts := Options{
