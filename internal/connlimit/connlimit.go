@@ -1,0 +1,181 @@
+// Package connlimit wraps a net.Listener so that one remote address cannot
+// hold more than a fixed number of connections, and so that every
+// connection carries its accept time and, until released, one deadline
+// that covers everything before the application takes over (TLS
+// handshake, HTTP headers, WebSocket upgrade, MQTT CONNECT).
+package connlimit
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Listener caps concurrent connections per remote IP. A connection over the
+// cap is closed at once, before any byte is read. The zero value is not
+// usable; use NewListener. Accept and Close are safe for concurrent use.
+type Listener struct {
+	net.Listener
+	max     int
+	timeout time.Duration
+	now     func() time.Time
+
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// NewListener wraps l. maxPerIP <= 0 means no cap. handshakeTimeout > 0
+// makes every accepted connection's deadlines end at accept time plus
+// handshakeTimeout until Conn.Release is called; 0 leaves deadlines alone.
+func NewListener(l net.Listener, maxPerIP int, handshakeTimeout time.Duration) *Listener {
+	return &Listener{Listener: l, max: maxPerIP, timeout: handshakeTimeout, now: time.Now, counts: map[string]int{}}
+}
+
+// Accept returns the next connection whose address is under the cap.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := hostOf(c.RemoteAddr())
+		l.mu.Lock()
+		if l.max > 0 && l.counts[ip] >= l.max {
+			l.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		l.counts[ip]++
+		l.mu.Unlock()
+		return l.wrap(c, ip), nil
+	}
+}
+
+// Count reports how many connections from ip are open.
+func (l *Listener) Count(ip string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts[ip]
+}
+
+func (l *Listener) wrap(c net.Conn, ip string) *Conn {
+	now := l.now()
+	wc := &Conn{Conn: c, accepted: now, onClose: func() { l.release(ip) }}
+	if l.timeout > 0 {
+		wc.limit = now.Add(l.timeout)
+		_ = c.SetDeadline(wc.limit)
+	} else {
+		wc.released.Store(true)
+	}
+	return wc
+}
+
+func (l *Listener) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.counts[ip] <= 1 {
+		delete(l.counts, ip)
+		return
+	}
+	l.counts[ip]--
+}
+
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// Conn is a connection accepted by a Listener. Until Release is called,
+// every deadline set on it is clamped to its handshake limit, so that
+// neither the TLS stack nor net/http can extend the time a silent client
+// may hold it. Safe for concurrent use as a net.Conn.
+type Conn struct {
+	net.Conn
+	accepted time.Time
+	limit    time.Time
+	released atomic.Bool
+	once     sync.Once
+	onClose  func()
+}
+
+// Accepted returns when the connection was accepted.
+func (c *Conn) Accepted() time.Time { return c.accepted }
+
+// Limit returns the handshake deadline (zero when there is none).
+func (c *Conn) Limit() time.Time { return c.limit }
+
+// Release ends the clamp: deadlines set from now on are taken as they are.
+// The deadline in force stays until someone sets another.
+func (c *Conn) Release() { c.released.Store(true) }
+
+func (c *Conn) clamp(t time.Time) time.Time {
+	if c.released.Load() || c.limit.IsZero() {
+		return t
+	}
+	if t.IsZero() || t.After(c.limit) {
+		return c.limit
+	}
+	return t
+}
+
+// SetDeadline sets both deadlines, clamped until Release.
+func (c *Conn) SetDeadline(t time.Time) error { return c.Conn.SetDeadline(c.clamp(t)) }
+
+// SetReadDeadline sets the read deadline, clamped until Release.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+
+// SetWriteDeadline sets the write deadline, clamped until Release.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
+
+// Close closes the connection and gives its slot back to its address.
+func (c *Conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
+	return err
+}
+
+type ctxKey struct{}
+
+// ConnContext records c in ctx. Install it (or a function calling it) as
+// http.Server.ConnContext so that handlers can find their connection.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the connection ConnContext recorded, if it is a
+// *Conn.
+func FromContext(ctx context.Context) (*Conn, bool) {
+	c, ok := ctx.Value(ctxKey{}).(*Conn)
+	return c, ok
+}
+
+// Release wraps an HTTP handler so that, once a request's headers are in,
+// its connection is released from the handshake deadline and may live as
+// long as the http.Server's own timeouts allow (a long-poll, keep-alive).
+// Handlers that must keep the deadline (the MQTT WebSocket endpoint) set
+// their own right after.
+func Release(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := FromContext(r.Context()); ok && !c.released.Load() {
+			c.Release()
+			// net/http already cleared its header deadline, which the clamp
+			// turned into the handshake limit: clear it for real.
+			_ = c.Conn.SetReadDeadline(time.Time{})
+			_ = c.Conn.SetWriteDeadline(time.Time{})
+		}
+		h.ServeHTTP(w, r)
+	})
+}
