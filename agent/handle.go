@@ -1,0 +1,635 @@
+package agent
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eclipse/paho.golang/paho"
+	"golang.org/x/time/rate"
+
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+type taskKind int
+
+const (
+	taskCommand  taskKind = iota + 1 // run cmd (and reply)
+	taskReply                        // only answer err
+	taskPresence                     // sub went offline
+	taskInput                        // switch remote input to on
+)
+
+// task is one unit of work for the worker. The MQTT callback only decodes
+// and queues tasks; the worker runs them in arrival order.
+type task struct {
+	kind     taskKind
+	cmd      command
+	sub      ids.Subject
+	press    bool
+	rt       replyTarget
+	recv     time.Time
+	deadline time.Time
+	err      *cmdError
+	on       bool
+}
+
+// replyTarget is where a command's answer goes; a zero topic means nowhere.
+type replyTarget struct {
+	topic string
+	corr  []byte
+}
+
+type heldInputKind int
+
+const (
+	heldKeyboard heldInputKind = iota + 1
+	heldButton
+)
+
+type heldInput struct {
+	kind   heldInputKind
+	key    string
+	button Button
+}
+
+// hold is a held key or button: who holds it and until when each lease
+// runs. It is released when the last lease ends.
+type hold struct {
+	leases map[ids.Subject]time.Time
+}
+
+type dedupKey struct {
+	sub ids.Subject
+	id  string
+}
+
+type dedupEntry struct {
+	at    time.Time
+	reply wire.Reply
+}
+
+// onPublish is paho's callback. It never blocks: it checks, decodes and
+// queues.
+func (a *Agent) onPublish(p *paho.Publish) {
+	if p == nil || a.closing.Load() {
+		return
+	}
+	now := a.clock.Now()
+	t, ok := wire.ParseTopic(p.Topic)
+	if !ok {
+		if !a.cfg.HomeAssistant.Disabled && p.Topic == a.haPrefix()+"/status" {
+			if strings.EqualFold(strings.TrimSpace(string(p.Payload)), "online") {
+				a.log.Info("home assistant came online; sending discovery again")
+				a.goSafely(a.rediscover)
+			}
+		}
+		return
+	}
+	switch {
+	case t.Kind == "host" && t.Host == a.host.String():
+		switch t.Leaf {
+		case "cmd":
+			a.onCommand(p, ids.Subject(t.Sub), now)
+		case "press":
+			a.onPress(p, t.Arg, now)
+		case "input/set":
+			a.onInputSet(p)
+		}
+	case t.Kind == "client" && t.Leaf == "presence":
+		var pr wire.Presence
+		if err := json.Unmarshal(p.Payload, &pr); err != nil {
+			a.log.Debug("ignoring a malformed presence message", "client", t.Sub)
+			return
+		}
+		if !pr.Online {
+			a.enqueue(task{kind: taskPresence, sub: ids.Subject(t.Sub)})
+		}
+	case t.Kind == "client" && t.Leaf == "token":
+		a.onToken(ids.Subject(t.Sub), p.Payload)
+	}
+}
+
+func (a *Agent) onCommand(p *paho.Publish, sub ids.Subject, now time.Time) {
+	rt := a.replyTargetFor(p, sub)
+	if len(p.Payload) > wire.MaxCommandSize {
+		a.enqueue(task{kind: taskReply, rt: rt, err: errf(wire.CodeTooLarge,
+			"command is %d bytes, the limit is %d", len(p.Payload), wire.MaxCommandSize)})
+		return
+	}
+	if !a.allow(string(sub), now) {
+		a.enqueue(task{kind: taskReply, rt: rt, cmd: command{ID: peekID(p.Payload)},
+			err: errf(wire.CodeRateLimited, "more than %g commands a second", a.opts.RateLimit)})
+		return
+	}
+	c, err := decodeCommand(p.Payload)
+	if err != nil {
+		a.enqueue(task{kind: taskReply, rt: rt, cmd: c, err: err})
+		return
+	}
+	a.enqueue(task{kind: taskCommand, cmd: c, sub: sub, rt: rt, recv: now, deadline: deadlineFor(p, now)})
+}
+
+// onPress handles press/{action}. The sender is the subject the broker
+// stamped on the message; without one (a broker that does not stamp) the
+// press still runs but is answered only to a Response Topic.
+func (a *Agent) onPress(p *paho.Publish, action string, now time.Time) {
+	var sub ids.Subject
+	if p.Properties != nil {
+		if s, err := ids.ParseSubject(p.Properties.User.Get(wire.SubProperty)); err == nil {
+			sub = s
+		}
+	}
+	rt := a.replyTargetFor(p, sub)
+	limKey := "press:"
+	if sub != "" {
+		limKey = string(sub)
+	}
+	if !a.allow(limKey, now) {
+		a.enqueue(task{kind: taskReply, rt: rt, err: errf(wire.CodeRateLimited, "more than %g commands a second", a.opts.RateLimit)})
+		return
+	}
+	id, ts, err := pressPayload(p.Payload)
+	if err != nil {
+		a.enqueue(task{kind: taskReply, rt: rt, cmd: command{ID: id}, err: err})
+		return
+	}
+	c := command{ID: id, Op: wire.OpActionRun, Action: action, TS: ts}
+	a.enqueue(task{kind: taskCommand, cmd: c, sub: sub, press: true, rt: rt, recv: now, deadline: deadlineFor(p, now)})
+}
+
+func (a *Agent) onInputSet(p *paho.Publish) {
+	switch strings.ToUpper(strings.TrimSpace(string(p.Payload))) {
+	case "ON":
+		a.enqueue(task{kind: taskInput, on: true})
+	case "OFF":
+		a.enqueue(task{kind: taskInput, on: false})
+	default:
+		a.log.Warn("ignoring an input/set that is neither ON nor OFF", "bytes", len(p.Payload))
+	}
+}
+
+func (a *Agent) onToken(sub ids.Subject, payload []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if string(sub) != a.user {
+		return
+	}
+	var tm wire.TokenMsg
+	if err := json.Unmarshal(payload, &tm); err != nil || tm.Token == "" || tm.ExpiresAt.IsZero() {
+		a.log.Warn("ignoring a malformed token message")
+		return
+	}
+	if tm.ExpiresAt.After(a.pushed.ExpiresAt) {
+		a.pushed = tm
+		a.log.Info("received a fresh token", "expires_at", tm.ExpiresAt.Format(time.RFC3339))
+	}
+}
+
+// deadlineFor is the latest time a command received at now may run: its
+// remaining Message Expiry as delivered (the broker counts it down), and
+// never more than ten seconds.
+func deadlineFor(p *paho.Publish, now time.Time) time.Time {
+	d := maxCommandAge
+	if p.Properties != nil && p.Properties.MessageExpiry != nil {
+		d = min(d, time.Duration(max(*p.Properties.MessageExpiry, 1))*time.Second)
+	}
+	return now.Add(d)
+}
+
+// replyTargetFor picks where to answer: the Response Topic, unless it
+// points into the mfd tree (other than the sender's own reply topics) or
+// the discovery tree, where a client could make the agent write on its
+// behalf; else the sender's reply topic.
+func (a *Agent) replyTargetFor(p *paho.Publish, sub ids.Subject) replyTarget {
+	var rt replyTarget
+	if p.Properties != nil {
+		rt.corr = p.Properties.CorrelationData
+		if t := p.Properties.ResponseTopic; t != "" && a.responseTopicOK(t, sub) {
+			rt.topic = t
+			return rt
+		}
+	}
+	if sub != "" {
+		rt.topic = wire.ReplyTopic(sub)
+	}
+	return rt
+}
+
+func (a *Agent) responseTopicOK(t string, sub ids.Subject) bool {
+	if len(t) > 1024 || !utf8.ValidString(t) || strings.ContainsAny(t, "+#\x00") || strings.HasPrefix(t, "$") {
+		return false
+	}
+	if sub != "" {
+		own := wire.ReplyTopic(sub)
+		if t == own || strings.HasPrefix(t, own+"/") {
+			return true
+		}
+	}
+	if t == wire.Root || strings.HasPrefix(t, wire.Root+"/") {
+		return false
+	}
+	p := a.haPrefix()
+	return t != p && !strings.HasPrefix(t, p+"/")
+}
+
+// allow takes a token from key's bucket.
+func (a *Agent) allow(key string, now time.Time) bool {
+	a.limMu.Lock()
+	defer a.limMu.Unlock()
+	l := a.limiters[key]
+	if l == nil {
+		if len(a.limiters) >= maxLimiters {
+			clear(a.limiters)
+		}
+		l = rate.NewLimiter(rate.Limit(a.opts.RateLimit), a.opts.RateBurst)
+		a.limiters[key] = l
+	}
+	return l.AllowN(now, 1)
+}
+
+// enqueue hands t to the worker without blocking. A full queue means the
+// host cannot keep up; dropping is safer than stalling the MQTT client.
+func (a *Agent) enqueue(t task) {
+	select {
+	case a.queue <- t:
+	default:
+		a.log.Warn("command queue full; dropping", "client", t.sub)
+	}
+}
+
+// worker runs every task in order on one goroutine, so injection never
+// races and no MQTT callback waits on it.
+func (a *Agent) worker() {
+	defer close(a.workerDone)
+	for {
+		select {
+		case <-a.stop:
+			a.releaseAll("closing")
+			if a.sweepTimer != nil {
+				a.sweepTimer.Stop()
+			}
+			return
+		case <-a.lost:
+			a.releaseAll("connection lost")
+		case <-a.sweep:
+			a.sweepLeases()
+		case t := <-a.queue:
+			a.run(t)
+		}
+	}
+}
+
+func (a *Agent) run(t task) {
+	switch t.kind {
+	case taskReply:
+		a.reply(t.rt, t.cmd.ID, t.err)
+	case taskPresence:
+		a.releaseSub(t.sub)
+		a.limMu.Lock()
+		delete(a.limiters, string(t.sub))
+		a.limMu.Unlock()
+	case taskInput:
+		a.setInput(t.on)
+	case taskCommand:
+		a.runCommand(t)
+	}
+}
+
+func (a *Agent) runCommand(t task) {
+	now := a.clock.Now()
+	c := t.cmd
+	key := dedupKey{t.sub, c.ID}
+	if c.ID != "" {
+		if e, ok := a.dedupGet(key, now); ok {
+			if c.Op == wire.OpKeyDown || c.Op == wire.OpMouseDown {
+				a.refreshLease(c, t.sub, now)
+			}
+			a.publishReply(t.rt, e.reply)
+			return
+		}
+	}
+	if now.After(t.deadline) {
+		a.reply(t.rt, c.ID, errf(wire.CodeExpired, "the command expired before it could run"))
+		return
+	}
+	if c.TS != 0 && now.Sub(time.UnixMilli(c.TS)) > maxCommandAge {
+		a.reply(t.rt, c.ID, errf(wire.CodeExpired, "the command was sent more than %v ago", maxCommandAge))
+		return
+	}
+	if !a.inputOn.Load() {
+		a.reply(t.rt, c.ID, errf(wire.CodeInputOff, "remote input is switched off on this host"))
+		return
+	}
+	err := a.execute(c, t.sub, now)
+	r := makeReply(c.ID, err)
+	if c.ID != "" {
+		a.dedupPut(key, r, now)
+	}
+	a.publishReply(t.rt, r)
+	if err == nil && c.Op == wire.OpActionRun {
+		b, _ := json.Marshal(wire.Event{EventType: "press", Action: c.Action, Sub: t.sub})
+		a.publish(&paho.Publish{Topic: wire.EventsTopic(a.host), QoS: 0, Payload: b})
+	}
+}
+
+func makeReply(id string, err *cmdError) wire.Reply {
+	r := wire.Reply{ID: id, OK: err == nil}
+	if err != nil {
+		r.Error = &wire.ErrorInfo{Code: err.code, Message: err.msg}
+	}
+	return r
+}
+
+func (a *Agent) reply(rt replyTarget, id string, err *cmdError) {
+	a.publishReply(rt, makeReply(id, err))
+}
+
+func (a *Agent) publishReply(rt replyTarget, r wire.Reply) {
+	if rt.topic == "" {
+		return
+	}
+	b, _ := json.Marshal(r)
+	p := &paho.Publish{Topic: rt.topic, QoS: 0, Payload: b}
+	if rt.corr != nil {
+		p.Properties = &paho.PublishProperties{CorrelationData: rt.corr}
+	}
+	a.publish(p)
+}
+
+// execute runs one validated command. It is called only by the worker.
+func (a *Agent) execute(c command, sub ids.Subject, now time.Time) *cmdError {
+	var err error
+	switch c.Op {
+	case wire.OpKeyTap:
+		err = a.inj.Tap(c.Key, c.Mods)
+	case wire.OpKeyDown:
+		err = a.press(heldInput{kind: heldKeyboard, key: c.Key}, sub, now)
+	case wire.OpKeyUp:
+		err = a.unpress(heldInput{kind: heldKeyboard, key: c.Key}, sub)
+	case wire.OpTextType:
+		err = a.inj.Type(c.Text)
+	case wire.OpMouseMove:
+		err = a.inj.Move(c.X, c.Y, c.Rel)
+	case wire.OpMouseClick:
+		err = a.inj.Click(c.Button, c.Count)
+	case wire.OpMouseDown:
+		err = a.press(heldInput{kind: heldButton, button: c.Button}, sub, now)
+	case wire.OpMouseUp:
+		err = a.unpress(heldInput{kind: heldButton, button: c.Button}, sub)
+	case wire.OpMouseScroll:
+		err = a.inj.Scroll(c.DX, c.DY)
+	case wire.OpReleaseAll:
+		a.releaseAll("release.all")
+	case wire.OpActionRun:
+		return a.runAction(c.Action, sub)
+	default:
+		return errf(wire.CodeUnknownOp, "unknown op %q", c.Op)
+	}
+	return injectError(err)
+}
+
+func injectError(err error) *cmdError {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNoInput):
+		return errf(wire.CodeNoInput, "this host has no input backend (no display)")
+	default:
+		return errf(wire.CodeInternal, "injecting input: %v", err)
+	}
+}
+
+func (a *Agent) runAction(id string, sub ids.Subject) *cmdError {
+	act, ok := a.cfg.action(id)
+	if !ok {
+		return errf(wire.CodeUnknownAction, "unknown action %q", id)
+	}
+	a.log.Info("running action", "action", id, "client", sub)
+	for i, s := range act.Steps {
+		var err *cmdError
+		switch {
+		case s.Op != "":
+			err = a.execute(s.cmd, sub, a.clock.Now())
+		case len(s.Exec) > 0:
+			err = a.startExec(s.Exec)
+		default:
+			if !a.sleep(s.Sleep) {
+				err = errf(wire.CodeInternal, "the agent is closing")
+			}
+		}
+		if err != nil {
+			err.msg = fmt.Sprintf("action %q step %d: %s", id, i+1, err.msg)
+			return err
+		}
+	}
+	return nil
+}
+
+// startExec starts argv (from the host config, never from the network)
+// without a shell and without waiting for it; a goroutine reaps it.
+func (a *Agent) startExec(argv []string) *cmdError {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if err := cmd.Start(); err != nil {
+		a.log.Warn("starting an exec step", "program", argv[0], "err", err)
+		return errf(wire.CodeInternal, "starting %s: %v", argv[0], err)
+	}
+	a.log.Info("started program", "program", argv[0], "pid", cmd.Process.Pid)
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// sleep waits d on the agent's clock; false if the agent closed meanwhile.
+func (a *Agent) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	done := make(chan struct{})
+	t := a.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return true
+	case <-a.stop:
+		t.Stop()
+		return false
+	}
+}
+
+// press holds k for sub. A key already held (by sub or another client) is
+// not pressed again; sub's lease on it is renewed.
+func (a *Agent) press(k heldInput, sub ids.Subject, now time.Time) error {
+	h := a.held[k]
+	if h == nil {
+		var err error
+		if k.kind == heldKeyboard {
+			err = a.inj.KeyDown(k.key)
+		} else {
+			err = a.inj.ButtonDown(k.button)
+		}
+		if err != nil {
+			return err
+		}
+		h = &hold{leases: map[ids.Subject]time.Time{}}
+		a.held[k] = h
+	}
+	h.leases[sub] = now.Add(leaseTime)
+	a.scheduleSweep(now)
+	return nil
+}
+
+// refreshLease renews sub's lease on a key it still holds, for a repeated
+// down whose id was already seen.
+func (a *Agent) refreshLease(c command, sub ids.Subject, now time.Time) {
+	k := heldInput{kind: heldKeyboard, key: c.Key}
+	if c.Op == wire.OpMouseDown {
+		k = heldInput{kind: heldButton, button: c.Button}
+	}
+	if h := a.held[k]; h != nil {
+		if _, ok := h.leases[sub]; ok {
+			h.leases[sub] = now.Add(leaseTime)
+			a.scheduleSweep(now)
+		}
+	}
+}
+
+// unpress ends sub's hold on k, releasing it if nobody else holds it. An
+// up for a key that is not held is sent anyway: releasing is always safe.
+func (a *Agent) unpress(k heldInput, sub ids.Subject) error {
+	if h := a.held[k]; h != nil {
+		delete(h.leases, sub)
+		if len(h.leases) > 0 {
+			return nil
+		}
+		delete(a.held, k)
+	}
+	return a.release(k)
+}
+
+func (a *Agent) release(k heldInput) error {
+	if k.kind == heldKeyboard {
+		return a.inj.KeyUp(k.key)
+	}
+	return a.inj.ButtonUp(k.button)
+}
+
+// releaseAll releases every held key and button.
+func (a *Agent) releaseAll(why string) {
+	if len(a.held) > 0 {
+		a.log.Info("releasing held keys and buttons", "count", len(a.held), "why", why)
+	}
+	for k := range a.held {
+		if err := a.release(k); err != nil && !errors.Is(err, ErrNoInput) {
+			a.log.Warn("releasing", "err", err)
+		}
+		delete(a.held, k)
+	}
+}
+
+// releaseSub ends every lease sub holds.
+func (a *Agent) releaseSub(sub ids.Subject) {
+	for k, h := range a.held {
+		if _, ok := h.leases[sub]; !ok {
+			continue
+		}
+		delete(h.leases, sub)
+		if len(h.leases) == 0 {
+			delete(a.held, k)
+			if err := a.release(k); err != nil && !errors.Is(err, ErrNoInput) {
+				a.log.Warn("releasing", "err", err)
+			}
+		}
+	}
+	a.log.Debug("client went offline; released its keys", "client", sub)
+}
+
+// sweepLeases releases what nobody renewed in time.
+func (a *Agent) sweepLeases() {
+	now := a.clock.Now()
+	for k, h := range a.held {
+		for s, until := range h.leases {
+			if !now.Before(until) {
+				delete(h.leases, s)
+			}
+		}
+		if len(h.leases) == 0 {
+			delete(a.held, k)
+			a.log.Info("releasing a key or button that was not repeated in time")
+			if err := a.release(k); err != nil && !errors.Is(err, ErrNoInput) {
+				a.log.Warn("releasing", "err", err)
+			}
+		}
+	}
+	a.scheduleSweep(now)
+}
+
+// scheduleSweep arms one timer for the earliest lease end.
+func (a *Agent) scheduleSweep(now time.Time) {
+	var first time.Time
+	for _, h := range a.held {
+		for _, until := range h.leases {
+			if first.IsZero() || until.Before(first) {
+				first = until
+			}
+		}
+	}
+	if a.sweepTimer != nil {
+		a.sweepTimer.Stop()
+		a.sweepTimer = nil
+	}
+	if first.IsZero() {
+		return
+	}
+	a.sweepTimer = a.clock.AfterFunc(first.Sub(now), func() {
+		select {
+		case a.sweep <- struct{}{}:
+		default:
+		}
+	})
+}
+
+func (a *Agent) dedupGet(k dedupKey, now time.Time) (dedupEntry, bool) {
+	e, ok := a.dedup[k]
+	if !ok || now.Sub(e.at) >= dedupWindow {
+		return dedupEntry{}, false
+	}
+	return e, true
+}
+
+func (a *Agent) dedupPut(k dedupKey, r wire.Reply, now time.Time) {
+	for len(a.dedupOrder) > 0 {
+		old := a.dedupOrder[0]
+		if e, ok := a.dedup[old]; ok && now.Sub(e.at) < dedupWindow {
+			break
+		}
+		delete(a.dedup, old)
+		a.dedupOrder = a.dedupOrder[1:]
+	}
+	if _, ok := a.dedup[k]; !ok {
+		a.dedupOrder = append(a.dedupOrder, k)
+	}
+	a.dedup[k] = dedupEntry{at: now, reply: r}
+}
+
+// setInput switches remote input, releasing everything when it goes off,
+// and keeps and announces the new state.
+func (a *Agent) setInput(on bool) {
+	a.inputOn.Store(on)
+	if !on {
+		a.releaseAll("remote input switched off")
+	}
+	a.log.Info("remote input switched", "on", on)
+	if err := saveInputState(a.opts.StateDir, on); err != nil {
+		a.log.Warn("saving the remote input state", "err", err)
+	}
+	a.publish(&paho.Publish{Topic: wire.InputTopic(a.host), QoS: 1, Retain: true, Payload: []byte(onOff(on))})
+}
+
+func base64URLDecode(s string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}
