@@ -268,11 +268,23 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
+	if s.closed {
+		// Close ran while the socket was opening and found nothing to stop.
+		s.mu.Unlock()
+		cancel()
+		ln.Close()
+		return errors.New("starting auth service: closed")
+	}
 	s.listener = ln
 	s.cancel = cancel
+	s.wg.Add(3)
 	s.mu.Unlock()
 
-	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		<-ctx.Done()
+		ln.Close() // a canceled ctx stops the socket even without Close
+	}()
 	go func() {
 		defer s.wg.Done()
 		s.serveAdmin(ctx, ln)
@@ -302,9 +314,6 @@ func (s *Service) Close() error {
 			ln.Close()
 		}
 		s.wg.Wait()
-		if ln != nil {
-			os.Remove(ln.Addr().String())
-		}
 		s.mu.Lock()
 		if s.seenDirty {
 			s.closeErr = s.store.save()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -36,6 +37,7 @@ type pendingEntry struct {
 	host       ids.HostID
 	code       string
 	remoteAddr string
+	bucket     string // remoteAddr's quota bucket
 	createdAt  time.Time
 	expiresAt  time.Time
 	// done is closed when the request is decided or expires, waking
@@ -108,8 +110,27 @@ func subjectPrefix(r wire.Role) string {
 	return "p"
 }
 
-// allow takes a token from addr's bucket.
+// addrBucket is the unit rate limits and pending quotas count against: the
+// IPv4 address, or the /64 of an IPv6 address, since one IPv6 host can
+// pick any address in its /64.
+func addrBucket(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, err := a.Prefix(64)
+		if err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
+}
+
+// allow takes a token from the bucket of addr.
 func (s *Service) allow(addr string) bool {
+	addr = addrBucket(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
@@ -172,7 +193,8 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		s.mu.Unlock()
 		return authResult{out: outPending, entry: e}
 	}
-	if len(s.pending) >= s.opts.MaxPending || s.perAddr[addr] >= s.opts.MaxPendingPerAddr {
+	bucket := addrBucket(addr)
+	if len(s.pending) >= s.opts.MaxPending || s.perAddr[bucket] >= s.opts.MaxPendingPerAddr {
 		s.mu.Unlock()
 		return authResult{out: outFull}
 	}
@@ -184,6 +206,7 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		host:       req.host,
 		code:       s.newCodeLocked(),
 		remoteAddr: addr,
+		bucket:     bucket,
 		createdAt:  now,
 		expiresAt:  now.Add(s.opts.PendingTTL),
 		done:       make(chan struct{}),
@@ -191,7 +214,7 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 	s.pending[e.sub] = e
 	s.byHash[hash] = e
 	s.byCode[e.code] = e
-	s.perAddr[addr]++
+	s.perAddr[bucket]++
 	s.mu.Unlock()
 
 	args := []any{"name", e.name, "role", e.role, "code", e.code, "addr", addr, "sub", e.sub}
@@ -229,8 +252,8 @@ func (s *Service) removePendingLocked(e *pendingEntry) {
 	delete(s.pending, e.sub)
 	delete(s.byHash, e.keyHash)
 	delete(s.byCode, e.code)
-	if s.perAddr[e.remoteAddr]--; s.perAddr[e.remoteAddr] <= 0 {
-		delete(s.perAddr, e.remoteAddr)
+	if s.perAddr[e.bucket]--; s.perAddr[e.bucket] <= 0 {
+		delete(s.perAddr, e.bucket)
 	}
 	close(e.done)
 }

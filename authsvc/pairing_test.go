@@ -259,3 +259,19 @@ func TestLocalAgent(t *testing.T) {
 		t.Errorf("LocalAgent after restart = %s, %v; want %s", got, err, sub)
 	}
 }
+
+func TestAddrBucket(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not-an-ip", "not-an-ip"},
+	}
+	for _, tt := range tests {
+		if got := addrBucket(tt.in); got != tt.want {
+			t.Errorf("addrBucket(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -166,6 +166,9 @@ func selfSigned(hostname string, now time.Time) ([]byte, error) {
 	dns := []string{"localhost"}
 	if hostname != "" && hostname != "localhost" && net.ParseIP(hostname) == nil {
 		dns = append([]string{hostname}, dns...)
+		if !strings.Contains(hostname, ".") {
+			dns = append(dns, hostname+".local") // how mDNS peers on the LAN reach it
+		}
 	}
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
