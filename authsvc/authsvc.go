@@ -266,6 +266,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening admin socket: %w", err)
 	}
+	removeTempFiles(s.opts.StateDir)
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
 	if s.closed {

@@ -60,6 +60,19 @@ func ensureStateDir(dir string) error {
 	return nil
 }
 
+// removeTempFiles removes what a crash between atomicfile's create and
+// rename leaves behind; the real files are intact. Only the server that
+// holds the admin socket may call it, or it could pull a temp file from
+// under a live server's write.
+func removeTempFiles(dir string) {
+	for _, f := range []string{serverIDFile, tlsFile, signingFile, clientsFile} {
+		tmp, _ := filepath.Glob(filepath.Join(dir, "."+f+".tmp*"))
+		for _, p := range tmp {
+			os.Remove(p)
+		}
+	}
+}
+
 // readState reads a state file; missing reports (nil, false, nil).
 func readState(path string) ([]byte, bool, error) {
 	b, err := os.ReadFile(path)
