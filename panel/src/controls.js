@@ -236,7 +236,7 @@ export class Trackpad {
     const host = this.io.target();
     if (!host) { this.out.textContent = 'No host to send to'; return; }
     const r = await this.io.send(host, { op: 'mouse.click', button });
-    show(this.out, { ...r, code: r.ok ? r.code : r.code });
-    if (r.ok) this.out.textContent = `${button} click · ${r.ms} ms`;
+    show(this.out, r);
+    if (r.ok) this.out.textContent = `${button} click · ok · ${r.ms} ms`;
   }
 }

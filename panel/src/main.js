@@ -62,10 +62,15 @@ async function press(host, action, button) {
   showResults(button, results, (id) => hosts.name(id));
 }
 
+let targetSig = '';
 function hostsChanged(list) {
   const sel = $('target');
   const prev = sel.value;
   const usable = list.filter((x) => x.status.online);
+  mfd.hosts = list.map((x) => ({ id: x.id, name: hosts.name(x.id), online: !!x.status.online, actions: (x.actions || []).map((a) => a.id) }));
+  const sig = JSON.stringify(usable.map((x) => [x.id, hosts.name(x.id), x.status.input]));
+  if (sig === targetSig) return;
+  targetSig = sig;
   const opts = usable.map((x) => {
     const o = document.createElement('option');
     o.value = x.id;
@@ -84,7 +89,6 @@ function hostsChanged(list) {
     const pick = usable.find((x) => x.status.input && x.status.input !== 'unavailable') || usable[0];
     sel.value = pick ? pick.id : '';
   }
-  mfd.hosts = list.map((x) => ({ id: x.id, name: hosts.name(x.id), online: !!x.status.online, actions: (x.actions || []).map((a) => a.id) }));
 }
 
 // pair runs POST /authorise until approved; it shows the code while pending
@@ -216,6 +220,7 @@ async function flow() {
       setState('error', `Cannot reach the server (${what})`);
       $('busy-text').textContent = `Cannot reach the server (${what}). Trying again…`;
       $('screen-panel').classList.add('disconnected');
+      if ($('screen-panel').hidden) showScreen('busy');
     }
   }
 }
