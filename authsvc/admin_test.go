@@ -96,7 +96,7 @@ func TestAdminSocket(t *testing.T) {
 	if _, err := env.svc.Authenticate(string(a.entry.sub), tok); !errors.Is(err, authn.ErrNotAuthorized) {
 		t.Errorf("Authenticate after revoke = %v", err)
 	}
-	if err := ac.Revoke("p-nosuchclient"); err == nil || !strings.Contains(err.Error(), "no client") {
+	if err := ac.Revoke("p-nosuchclient"); err == nil || !strings.Contains(err.Error(), "no client or pending request \"p-nosuchclient\"") {
 		t.Errorf("Revoke(unknown) = %v", err)
 	}
 

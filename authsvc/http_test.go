@@ -310,3 +310,15 @@ func TestAuthoriseWaitClientGone(t *testing.T) {
 	srv.Close()
 	http.DefaultClient.CloseIdleConnections()
 }
+
+func TestAuthoriseWaitTimesOut(t *testing.T) {
+	env := newTestService(t, nil)
+	start := time.Now()
+	w := post(env.svc.Handler(), "/authorise?wait=1", body(ids.NewClientKey().Reveal(), "patient", ""), "192.0.2.1", nil)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("?wait=1 returned after %v", d)
+	}
+}

@@ -24,6 +24,12 @@ import (
 // the given code or subject.
 var ErrNotFound = errors.New("not found")
 
+// notFound is an error that reads as its own text and matches ErrNotFound.
+type notFound string
+
+func (e notFound) Error() string        { return string(e) }
+func (e notFound) Is(target error) bool { return target == ErrNotFound }
+
 // MaxNameLen is the longest client name accepted, in characters.
 const MaxNameLen = 64
 
@@ -288,7 +294,7 @@ func (s *Service) findLocked(idOrCode string) (*pendingEntry, *record, error) {
 		if e := s.byCode[idOrCode]; e != nil {
 			return e, nil, nil
 		}
-		return nil, nil, fmt.Errorf("no pending request with code %s: %w", idOrCode, ErrNotFound)
+		return nil, nil, notFound("no pending request with code " + idOrCode)
 	}
 	sub := ids.Subject(idOrCode)
 	if e := s.pending[sub]; e != nil {
@@ -297,7 +303,7 @@ func (s *Service) findLocked(idOrCode string) (*pendingEntry, *record, error) {
 	if r := s.store.bySub[sub]; r != nil {
 		return nil, r, nil
 	}
-	return nil, nil, fmt.Errorf("no client %q: %w", idOrCode, ErrNotFound)
+	return nil, nil, notFound(fmt.Sprintf("no client or pending request %q", idOrCode))
 }
 
 func recordFromPending(e *pendingEntry, st State, now time.Time) *record {
