@@ -1,0 +1,28 @@
+package agent
+
+import (
+	"log/slog"
+	"time"
+)
+
+// DefaultKeymapHold is X11Options.KeymapHold when it is zero.
+const DefaultKeymapHold = 50 * time.Millisecond
+
+// X11Options configures NewX11. The zero value drives $DISPLAY without
+// delays and logs nothing.
+type X11Options struct {
+	// Display is the X display name (":0"); empty means $DISPLAY.
+	Display string
+	// KeyDelay is a pause after every key press and release, for
+	// applications that drop keys sent back to back. Zero (the default)
+	// sends them without pause.
+	KeyDelay time.Duration
+	// KeymapHold is how long a spare keycode bound to a character that is
+	// not in the keymap keeps that binding after its last use before the
+	// original (empty) mapping is put back. Clients look the keysym up
+	// only when they read the key event, so undoing the binding at once
+	// would make them see nothing. Zero means DefaultKeymapHold.
+	KeymapHold time.Duration
+	// Logger receives debug and warning records; nil discards them.
+	Logger *slog.Logger
+}

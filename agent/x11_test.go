@@ -1,0 +1,367 @@
+//go:build cgo && !nox11 && (linux || freebsd || netbsd || openbsd)
+
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestX11Keys drives a real X server and reads every event back through
+// xev, a separate X client.
+func TestX11Keys(t *testing.T) {
+	display := startXvfb(t)
+	xev := startXev(t, display)
+	inj := newTestX11(t, display, X11Options{})
+
+	if got := inj.Backend(); got != "x11" {
+		t.Errorf("Backend() = %q, want x11", got)
+	}
+	if w, h := inj.Screen(); w != 1280 || h != 1024 {
+		t.Errorf("Screen() = %d, %d, want 1280, 1024", w, h)
+	}
+
+	if err := inj.Type("hi\n"); err != nil {
+		t.Fatalf("Type(%q) = %v", "hi\n", err)
+	}
+	xev.expect(t, `Type("hi\n")`, seq(keyTap("0x68"), keyTap("0x69"), keyTap("0xff0d"))...)
+
+	if err := inj.Type("A\tb"); err != nil {
+		t.Fatalf("Type(%q) = %v", "A\tb", err)
+	}
+	xev.expect(t, `Type("A\tb")`, seq(shifted(keyTap("0x41")...), keyTap("0xff09"), keyTap("0x62"))...)
+
+	if err := inj.Tap("a", []string{"shift"}); err != nil {
+		t.Fatalf("Tap(a, shift) = %v", err)
+	}
+	xev.expect(t, "Tap(a, shift)", shifted(keyTap("0x41")...)...)
+
+	if err := inj.Tap("c", []string{"ctrl", "alt"}); err != nil {
+		t.Fatalf("Tap(c, ctrl alt) = %v", err)
+	}
+	xev.expect(t, "Tap(c, ctrl alt)",
+		xEvent{"KeyPress", "0xffe3"}, xEvent{"KeyPress", "0xffe9"},
+		xEvent{"KeyPress", "0x63"}, xEvent{"KeyRelease", "0x63"},
+		xEvent{"KeyRelease", "0xffe9"}, xEvent{"KeyRelease", "0xffe3"})
+
+	// Punctuation: unshifted, shifted (Shift added by the injector), and
+	// a key the Xvfb keymap lacks (f13), which takes a spare keycode.
+	for _, tc := range []struct {
+		key  string
+		want []xEvent
+	}{
+		{"/", keyTap("0x2f")},
+		{`\`, keyTap("0x5c")},
+		{"-", keyTap("0x2d")},
+		{"!", shifted(keyTap("0x21")...)},
+		{"~", shifted(keyTap("0x7e")...)},
+		{`"`, shifted(keyTap("0x22")...)},
+		{"space", keyTap("0x20")},
+		{"esc", keyTap("0xff1b")},
+		{"f5", keyTap("0xffc2")},
+		{"audio_mute", keyTap("0x1008ff12")},
+		{"f13", keyTap("0xffca")},
+	} {
+		if err := inj.Tap(tc.key, nil); err != nil {
+			t.Fatalf("Tap(%q) = %v", tc.key, err)
+		}
+		xev.expect(t, fmt.Sprintf("Tap(%q)", tc.key), tc.want...)
+	}
+
+	if err := inj.KeyDown("x"); err != nil {
+		t.Fatalf("KeyDown(x) = %v", err)
+	}
+	xev.expect(t, "KeyDown(x)", xEvent{"KeyPress", "0x78"})
+	if err := inj.KeyDown("x"); err != nil { // a repeat, as panels send
+		t.Fatalf("KeyDown(x) again = %v", err)
+	}
+	if err := inj.KeyUp("x"); err != nil {
+		t.Fatalf("KeyUp(x) = %v", err)
+	}
+	xev.expect(t, "KeyDown(x) again, KeyUp(x)", xEvent{"KeyRelease", "0x78"})
+	if err := inj.KeyUp("x"); err != nil {
+		t.Fatalf("KeyUp(x) when not held = %v", err)
+	}
+
+	if err := inj.Tap("nosuchkey", nil); err == nil {
+		t.Errorf("Tap(nosuchkey) = nil, want an error")
+	}
+	if err := inj.Tap("a", []string{"hyper"}); !errors.Is(err, ErrUnknownModifier) {
+		t.Errorf("Tap(a, hyper) = %v, want ErrUnknownModifier", err)
+	}
+	if err := inj.Type("a\x07"); err == nil {
+		t.Errorf("Type(%q) = nil, want an error", "a\x07")
+	}
+	if err := inj.Tap("b", nil); err != nil {
+		t.Fatalf("Tap(b) = %v", err)
+	}
+	// Nothing of the refused calls reached the server.
+	xev.expect(t, "refused calls, then Tap(b)", keyTap("0x62")...)
+}
+
+// TestX11Unicode types characters that the keymap lacks and checks that
+// they arrive with their keysyms and that the keymap is left as found.
+func TestX11Unicode(t *testing.T) {
+	display := startXvfb(t)
+	xev := startXev(t, display)
+	before := runX(t, display, "xmodmap", "-pke")
+	inj := newTestX11(t, display, X11Options{})
+
+	const text = "é€😀"
+	if err := inj.Type(text); err != nil {
+		t.Fatalf("Type(%q) = %v", text, err)
+	}
+	xev.expect(t, fmt.Sprintf("Type(%q)", text),
+		seq(keyTap("0xe9"), keyTap("0x10020ac"), keyTap("0x101f600"))...)
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if after := runX(t, display, "xmodmap", "-pke"); after != before {
+			return fmt.Errorf("xmodmap -pke differs after Type(%q)", text)
+		}
+		return nil
+	})
+
+	// Mixed with keymap characters, twice, and after the bindings were
+	// undone.
+	const text2 = "aé😀Z€"
+	if err := inj.Type(text2 + text2); err != nil {
+		t.Fatalf("Type(%q) = %v", text2+text2, err)
+	}
+	want := seq(keyTap("0x61"), keyTap("0xe9"), keyTap("0x101f600"), shifted(keyTap("0x5a")...), keyTap("0x10020ac"))
+	xev.expect(t, fmt.Sprintf("Type(%q)", text2+text2), seq(want, want)...)
+
+	// More distinct characters than Xvfb has spare keycodes (19): the
+	// injector must reuse keycodes without losing a character.
+	var many []rune
+	var manyWant []xEvent
+	for r := rune(0x3b1); r < 0x3b1+25; r++ { // Greek small letters
+		many = append(many, r)
+		manyWant = append(manyWant, keyTap(fmt.Sprintf("%#x", 0x01000000|r))...)
+	}
+	if err := inj.Type(string(many)); err != nil {
+		t.Fatalf("Type(%q) = %v", string(many), err)
+	}
+	xev.expect(t, fmt.Sprintf("Type(%q)", string(many)), manyWant...)
+
+	if err := inj.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	// Close puts every binding back at once.
+	if after := runX(t, display, "xmodmap", "-pke"); after != before {
+		t.Errorf("xmodmap -pke differs after Close")
+	}
+}
+
+// TestX11Pointer moves and clicks, read back with xdotool and xev.
+func TestX11Pointer(t *testing.T) {
+	display := startXvfb(t)
+	xev := startXev(t, display)
+	inj := newTestX11(t, display, X11Options{})
+
+	wantAt := func(wx, wy int) {
+		t.Helper()
+		checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+			x, y, err := pointerAt(t, display)
+			if err != nil {
+				return err
+			}
+			if x != wx || y != wy {
+				return fmt.Errorf("pointer at %d, %d, want %d, %d", x, y, wx, wy)
+			}
+			return nil
+		})
+	}
+	if err := inj.Move(100, 200, false); err != nil {
+		t.Fatalf("Move(100, 200, false) = %v", err)
+	}
+	wantAt(100, 200)
+	if err := inj.Move(5, -7, true); err != nil {
+		t.Fatalf("Move(5, -7, true) = %v", err)
+	}
+	wantAt(105, 193)
+	if err := inj.Move(-30, 40, true); err != nil {
+		t.Fatalf("Move(-30, 40, true) = %v", err)
+	}
+	wantAt(75, 233)
+
+	press := func(b string) []xEvent { return []xEvent{{"ButtonPress", b}, {"ButtonRelease", b}} }
+	if err := inj.Click(ButtonLeft, 1); err != nil {
+		t.Fatalf("Click(left, 1) = %v", err)
+	}
+	xev.expect(t, "Click(left, 1)", press("1")...)
+	if err := inj.Click(ButtonRight, 2); err != nil {
+		t.Fatalf("Click(right, 2) = %v", err)
+	}
+	xev.expect(t, "Click(right, 2)", seq(press("3"), press("3"))...)
+	if err := inj.Click(ButtonMiddle, 3); err != nil {
+		t.Fatalf("Click(middle, 3) = %v", err)
+	}
+	xev.expect(t, "Click(middle, 3)", seq(press("2"), press("2"), press("2"))...)
+	for _, n := range []int{0, 4, -1} {
+		if err := inj.Click(ButtonLeft, n); err == nil {
+			t.Errorf("Click(left, %d) = nil, want an error", n)
+		}
+	}
+	if err := inj.Click(Button(9), 1); err == nil {
+		t.Errorf("Click(9, 1) = nil, want an error")
+	}
+
+	if err := inj.ButtonDown(ButtonLeft); err != nil {
+		t.Fatalf("ButtonDown(left) = %v", err)
+	}
+	xev.expect(t, "ButtonDown(left)", xEvent{"ButtonPress", "1"})
+	if err := inj.ButtonUp(ButtonLeft); err != nil {
+		t.Fatalf("ButtonUp(left) = %v", err)
+	}
+	xev.expect(t, "ButtonUp(left)", xEvent{"ButtonRelease", "1"})
+
+	if err := inj.Scroll(0, 2); err != nil {
+		t.Fatalf("Scroll(0, 2) = %v", err)
+	}
+	xev.expect(t, "Scroll(0, 2)", seq(press("5"), press("5"))...)
+	if err := inj.Scroll(-1, -1); err != nil {
+		t.Fatalf("Scroll(-1, -1) = %v", err)
+	}
+	xev.expect(t, "Scroll(-1, -1)", seq(press("4"), press("6"))...)
+	if err := inj.Scroll(1, 0); err != nil {
+		t.Fatalf("Scroll(1, 0) = %v", err)
+	}
+	xev.expect(t, "Scroll(1, 0)", press("7")...)
+}
+
+// TestX11CloseReleasesHeld checks that Close lets go of held keys and
+// buttons, and undoes a binding a held key needed.
+func TestX11CloseReleasesHeld(t *testing.T) {
+	display := startXvfb(t)
+	xev := startXev(t, display)
+	before := runX(t, display, "xmodmap", "-pke")
+	inj := newTestX11(t, display, X11Options{})
+
+	if err := inj.Move(50, 50, false); err != nil {
+		t.Fatalf("Move = %v", err)
+	}
+	if err := inj.KeyDown("b"); err != nil {
+		t.Fatalf("KeyDown(b) = %v", err)
+	}
+	if err := inj.KeyDown("f20"); err != nil { // not in Xvfb's keymap
+		t.Fatalf("KeyDown(f20) = %v", err)
+	}
+	if err := inj.ButtonDown(ButtonRight); err != nil {
+		t.Fatalf("ButtonDown(right) = %v", err)
+	}
+	xev.expect(t, "KeyDown(b), KeyDown(f20), ButtonDown(right)",
+		xEvent{"KeyPress", "0x62"}, xEvent{"KeyPress", "0xffd1"}, xEvent{"ButtonPress", "3"})
+	if err := inj.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	xev.expect(t, "Close()",
+		xEvent{"KeyRelease", "0xffd1"}, xEvent{"KeyRelease", "0x62"}, xEvent{"ButtonRelease", "3"})
+	if after := runX(t, display, "xmodmap", "-pke"); after != before {
+		t.Errorf("xmodmap -pke differs after Close")
+	}
+	if err := inj.Close(); err != nil {
+		t.Errorf("second Close() = %v", err)
+	}
+	if err := inj.Tap("a", nil); !errors.Is(err, ErrNoInput) {
+		t.Errorf("Tap after Close = %v, want ErrNoInput", err)
+	}
+}
+
+// TestX11Concurrent calls the injector from many goroutines at once; run
+// with -race.
+func TestX11Concurrent(t *testing.T) {
+	display := startXvfb(t)
+	inj := newTestX11(t, display, X11Options{})
+	var wg sync.WaitGroup
+	errc := make(chan error, 64)
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				var err error
+				switch (i + j) % 4 {
+				case 0:
+					err = inj.Tap("a", []string{"ctrl"})
+				case 1:
+					err = inj.Type("xé")
+				case 2:
+					err = inj.Move(i, j, false)
+				case 3:
+					err = inj.Scroll(0, 1)
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Errorf("concurrent call = %v", err)
+	}
+}
+
+// TestX11LostServer kills the X server under the injector: the process
+// must live on and the injector must answer ErrNoInput.
+func TestX11LostServer(t *testing.T) {
+	display, cmd := startXvfbCmd(t)
+	inj := newTestX11(t, display, X11Options{})
+	if err := inj.Tap("a", nil); err != nil {
+		t.Fatalf("Tap(a) = %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if err := inj.Tap("a", nil); !errors.Is(err, ErrNoInput) {
+			return fmt.Errorf("Tap(a) with the server gone = %v, want ErrNoInput", err)
+		}
+		return nil
+	})
+	if err := inj.Type("é"); !errors.Is(err, ErrNoInput) {
+		t.Errorf("Type with the server gone = %v, want ErrNoInput", err)
+	}
+	if err := inj.Close(); !errors.Is(err, ErrNoInput) {
+		t.Errorf("Close with the server gone = %v, want ErrNoInput", err)
+	}
+}
+
+func TestNewX11NoDisplay(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	if inj, err := NewX11(X11Options{}); !errors.Is(err, ErrNoInput) {
+		t.Errorf("NewX11 without $DISPLAY = %v, %v, want ErrNoInput", inj, err)
+	}
+	if inj, err := NewX11(X11Options{Display: ":4093"}); !errors.Is(err, ErrNoInput) {
+		t.Errorf("NewX11(:4093) with no such server = %v, %v, want ErrNoInput", inj, err)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	inj := NewUnavailable()
+	if got := inj.Backend(); got != "unavailable" {
+		t.Errorf("Backend() = %q, want unavailable", got)
+	}
+	if w, h := inj.Screen(); w != 0 || h != 0 {
+		t.Errorf("Screen() = %d, %d, want 0, 0", w, h)
+	}
+	for name, err := range map[string]error{
+		"KeyDown":    inj.KeyDown("a"),
+		"KeyUp":      inj.KeyUp("a"),
+		"Tap":        inj.Tap("a", nil),
+		"Type":       inj.Type("a"),
+		"Move":       inj.Move(1, 1, false),
+		"ButtonDown": inj.ButtonDown(ButtonLeft),
+		"ButtonUp":   inj.ButtonUp(ButtonLeft),
+		"Click":      inj.Click(ButtonLeft, 1),
+		"Scroll":     inj.Scroll(0, 1),
+	} {
+		if !errors.Is(err, ErrNoInput) {
+			t.Errorf("unavailable %s = %v, want ErrNoInput", name, err)
+		}
+	}
+	if err := inj.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+}
