@@ -144,7 +144,15 @@ function connect(auth, info) {
       },
       message: (topic, text) => hosts.update(topic, text),
       token: (msg) => {
-        s.rotate(msg.token).then(() => scheduleRefresh(s, msg.expires_at, info), () => { /* the old token still works until it ends */ });
+        // Every session of this subject (other tabs too) hears every push:
+        // take a token only if it lasts clearly longer than the one in use.
+        const exp = Date.parse(msg.expires_at);
+        if (s.rotating || !(exp > s.expiresAt + 30000)) return;
+        s.rotating = true;
+        s.rotate(msg.token).then(() => {
+          s.expiresAt = exp;
+          scheduleRefresh(s, msg.expires_at, info);
+        }, () => { /* the old token still works until it ends */ }).finally(() => { s.rotating = false; });
       },
       closed: (why) => {
         holds.dropped();
@@ -152,6 +160,7 @@ function connect(auth, info) {
         resolve(why);
       },
     });
+    s.expiresAt = Date.parse(auth.expires_at) || 0;
     hosts.clear();
     s.start().then(() => {
       if (session) session.close();
@@ -174,9 +183,15 @@ function scheduleRefresh(s, expiresAt, info) {
     if (session !== s) return;
     try {
       const r = await api.authorise(store.pairing().key, store.deviceName(), 0);
-      if (r.status === 200 && r.body.server_id === info.server_id && session === s) {
-        await s.rotate(r.body.token);
-        scheduleRefresh(s, r.body.expires_at, info);
+      if (r.status === 200 && r.body.server_id === info.server_id && session === s && !s.rotating) {
+        s.rotating = true;
+        try {
+          await s.rotate(r.body.token);
+          s.expiresAt = Date.parse(r.body.expires_at);
+          scheduleRefresh(s, r.body.expires_at, info);
+        } finally {
+          s.rotating = false;
+        }
       }
     } catch { /* the session's end, if it comes, sends us through /info */ }
   }, when);

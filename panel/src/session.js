@@ -53,7 +53,8 @@ export class Session {
     this.client = null;
     this.pending = new Map(); // command id -> {resolve, t0, timer}
     this.closed = false;
-    this.rotating = null;
+    this.rotating = false;
+    this.expiresAt = 0;
   }
 
   // start connects and subscribes; it rejects with {code} if the broker

@@ -25,6 +25,8 @@ const HOST_CONFIG = `actions:
 // purpose; only the steps that cause them allow them.
 const EXPECTED_NETWORK_NOISE = /Failed to load resource: (net::ERR_CONNECTION_(REFUSED|RESET|CLOSED)|net::ERR_EMPTY_RESPONSE|the server responded with a status of 403)|WebSocket connection to '[^']*' failed/;
 
+if (skip) test('panel acceptance against a real mfd serve', { skip }, () => {});
+
 describe('panel against a real mfd serve', { skip }, () => {
   let x, dir, port, srv, browser, ctx, page, log, xev, sub, code;
   const errorsAt = {};
@@ -112,6 +114,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     const list = await srv.clients();
     assert.deepEqual(list.filter((c) => c.state === 'pending'), [], 'no new pending request');
     assert.deepEqual(list.filter((c) => c.role === 'panel').map((c) => [c.sub, c.state]), [[sub, 'approved']]);
+    assert.equal(await page.evaluate(() => window.__mfd.sub), sub);
   });
 
   test('a hold button held 5 s keeps the key down and lets go within 0.5 s', async () => {
@@ -141,9 +144,14 @@ describe('panel against a real mfd serve', { skip }, () => {
 
   test('closing the tab while holding lets go within 3.5 s', async () => {
     await xev.focus();
-    const { page: p2, log: log2 } = await L.openPage(ctx, srv.url);
+    // A second device (its own browser profile), so that closing its tab
+    // ends its client's last session.
+    const ctx2 = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 390, height: 844 }, hasTouch: true });
+    const { page: p2, log: log2 } = await L.openPage(ctx2, srv.url);
     await p2.goto(srv.url + '/');
-    await L.waitFor(() => p2.evaluate(() => window.__mfd.state === 'connected'), { timeout: 15000, message: 'the second tab to connect' });
+    const code2 = await L.waitFor(() => p2.evaluate(() => window.__mfd.state === 'pending' && window.__mfd.code), { message: 'the second device\'s code' });
+    await srv.cli('approve', code2);
+    await L.waitFor(() => p2.evaluate(() => window.__mfd.state === 'connected'), { timeout: 15000, message: 'the second device to connect' });
     const m = xev.mark();
     const hold = p2.locator('button.hold[data-key="ctrl"]');
     await hold.waitFor();
@@ -153,6 +161,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     await L.waitFor(() => xev.since(m).some((e) => e.type === 'KeyPress' && /^Control/.test(e.name)), { timeout: 3000, message: 'Ctrl pressed' });
     const closedAt = Date.now();
     await p2.close();
+    await ctx2.close();
     const rel = await L.waitFor(() => xev.since(m).find((e) => e.type === 'KeyRelease' && /^Control/.test(e.name)), { timeout: 5000, interval: 10, message: 'Ctrl released' });
     const ms = rel.at - closedAt;
     console.log(`tab close: released ${ms} ms after closing`);
