@@ -135,11 +135,11 @@ func (s *Service) adminDo(req adminRequest) adminResponse {
 		}
 		return resp
 	case opApprove:
-		ci, err = s.approve(req.Arg)
+		ci, err = s.Approve(req.Arg)
 	case opDeny:
-		ci, err = s.deny(req.Arg)
+		ci, err = s.Deny(req.Arg)
 	case opRevoke:
-		ci, err = s.revoke(req.Arg)
+		ci, err = s.Revoke(req.Arg)
 	case opAddIntegration:
 		resp.Sub, resp.Token, err = s.AddIntegration(req.Arg)
 		if err != nil {
@@ -208,22 +208,43 @@ func (a *AdminClient) List() ([]ClientInfo, error) {
 	return resp.Clients, err
 }
 
-// Approve approves a pending request by pairing code or subject.
-func (a *AdminClient) Approve(idOrCode string) error {
-	_, err := a.call(adminRequest{Op: opApprove, Arg: idOrCode})
-	return err
+// Approve approves a pending request by pairing code or subject and
+// returns the client as it now stands.
+func (a *AdminClient) Approve(idOrCode string) (ClientInfo, error) {
+	resp, err := a.call(adminRequest{Op: opApprove, Arg: idOrCode})
+	if err != nil {
+		return ClientInfo{}, err
+	}
+	if resp.Client == nil {
+		return ClientInfo{}, errors.New("server answered without the client")
+	}
+	return *resp.Client, nil
 }
 
-// Deny denies a pending request by pairing code or subject.
-func (a *AdminClient) Deny(idOrCode string) error {
-	_, err := a.call(adminRequest{Op: opDeny, Arg: idOrCode})
-	return err
+// Deny denies a pending request by pairing code or subject and returns
+// the client as it now stands.
+func (a *AdminClient) Deny(idOrCode string) (ClientInfo, error) {
+	resp, err := a.call(adminRequest{Op: opDeny, Arg: idOrCode})
+	if err != nil {
+		return ClientInfo{}, err
+	}
+	if resp.Client == nil {
+		return ClientInfo{}, errors.New("server answered without the client")
+	}
+	return *resp.Client, nil
 }
 
-// Revoke revokes a client by subject and ends its live sessions.
-func (a *AdminClient) Revoke(sub string) error {
-	_, err := a.call(adminRequest{Op: opRevoke, Arg: sub})
-	return err
+// Revoke revokes a client by subject, ends its live sessions and returns
+// the client as it now stands.
+func (a *AdminClient) Revoke(sub string) (ClientInfo, error) {
+	resp, err := a.call(adminRequest{Op: opRevoke, Arg: sub})
+	if err != nil {
+		return ClientInfo{}, err
+	}
+	if resp.Client == nil {
+		return ClientInfo{}, errors.New("server answered without the client")
+	}
+	return *resp.Client, nil
 }
 
 // AddIntegration makes an integration credential: the MQTT username (sub)

@@ -2,11 +2,13 @@ package authsvc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openmfd/mfd/internal/authn"
 	"github.com/openmfd/mfd/internal/ids"
@@ -62,16 +64,16 @@ func TestAdminSocket(t *testing.T) {
 		}
 	}
 
-	if err := ac.Approve("000000"); err == nil || !strings.Contains(err.Error(), "no pending request with code 000000") {
+	if _, err := ac.Approve("000000"); err == nil || !strings.Contains(err.Error(), "no pending request with code 000000") {
 		t.Errorf("Approve(000000) = %v, want a clear not-found error", err)
 	}
 	if a.entry.code == "000000" || b.entry.code == "000000" {
 		t.Skip("a random code hit 000000")
 	}
-	if err := ac.Approve(a.entry.code); err != nil {
+	if _, err := ac.Approve(a.entry.code); err != nil {
 		t.Fatalf("Approve: %v", err)
 	}
-	if err := ac.Deny(string(b.entry.sub)); err != nil {
+	if _, err := ac.Deny(string(b.entry.sub)); err != nil {
 		t.Fatalf("Deny: %v", err)
 	}
 	states := map[ids.Subject]State{}
@@ -87,7 +89,7 @@ func TestAdminSocket(t *testing.T) {
 	}
 
 	tok := env.token(t, a.entry.sub)
-	if err := ac.Revoke(string(a.entry.sub)); err != nil {
+	if _, err := ac.Revoke(string(a.entry.sub)); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	if got := rv.revoked(); len(got) != 1 || got[0] != string(a.entry.sub) {
@@ -96,7 +98,7 @@ func TestAdminSocket(t *testing.T) {
 	if _, err := env.svc.Authenticate(string(a.entry.sub), tok); !errors.Is(err, authn.ErrNotAuthorized) {
 		t.Errorf("Authenticate after revoke = %v", err)
 	}
-	if err := ac.Revoke("p-nosuchclient"); err == nil || !strings.Contains(err.Error(), "no client or pending request \"p-nosuchclient\"") {
+	if _, err := ac.Revoke("p-nosuchclient"); err == nil || !strings.Contains(err.Error(), "no client or pending request \"p-nosuchclient\"") {
 		t.Errorf("Revoke(unknown) = %v", err)
 	}
 
@@ -165,5 +167,35 @@ func TestCloseIdempotent(t *testing.T) {
 	}
 	if _, err := DialAdmin(env2.dir); err == nil {
 		t.Error("DialAdmin after Close succeeded")
+	}
+}
+
+func TestClientInfoJSON(t *testing.T) {
+	ci := ClientInfo{Sub: "p-x", Name: "n", Role: wire.RolePanel, State: StateApproved}
+	b, err := json.Marshal(ci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for _, k := range []string{"sub", "name", "role", "state", "created_at", "last_seen"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s lacks %q", b, k)
+		}
+	}
+	if m["last_seen"] != nil {
+		t.Errorf("never-seen last_seen = %v, want null", m["last_seen"])
+	}
+	if _, ok := m["pairing_code"]; ok {
+		t.Errorf("%s has a pairing code", b)
+	}
+	var back ClientInfo
+	if err := json.Unmarshal(b, &back); err != nil || !back.LastSeen.IsZero() || back.Sub != ci.Sub {
+		t.Errorf("round trip = %+v, %v", back, err)
+	}
+	ci.LastSeen = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b, _ = json.Marshal(ci)
+	if !strings.Contains(string(b), `"last_seen":"2026-01-02T03:04:05Z"`) {
+		t.Errorf("seen client JSON %s", b)
 	}
 }

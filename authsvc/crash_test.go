@@ -32,12 +32,12 @@ func approveForever(dir string) {
 			fmt.Println("error outcome", res.out)
 			return
 		}
-		if err := s.Approve(res.entry.code); err != nil {
+		if _, err := s.Approve(res.entry.code); err != nil {
 			fmt.Println("error", err)
 			return
 		}
 		if i%3 == 0 {
-			if err := s.Revoke(string(res.entry.sub)); err != nil {
+			if _, err := s.Revoke(string(res.entry.sub)); err != nil {
 				fmt.Println("error", err)
 				return
 			}

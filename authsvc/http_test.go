@@ -170,7 +170,7 @@ func TestAuthoriseFlow(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != "pending" || !isCode(p.PairingCode) || p.RetryAfter <= 0 {
 		t.Fatalf("pending body %s: %v", w.Body, err)
 	}
-	if err := env.svc.Approve(p.PairingCode); err != nil {
+	if _, err := env.svc.Approve(p.PairingCode); err != nil {
 		t.Fatal(err)
 	}
 	w = post(h, "/authorise", b, "192.0.2.1", nil)
@@ -187,7 +187,7 @@ func TestAuthoriseFlow(t *testing.T) {
 	if _, err := env.svc.Authenticate(string(a.Sub), a.Token); err != nil {
 		t.Errorf("issued token does not authenticate: %v", err)
 	}
-	if err := env.svc.Revoke(string(a.Sub)); err != nil {
+	if _, err := env.svc.Revoke(string(a.Sub)); err != nil {
 		t.Fatal(err)
 	}
 	if code := errorCode(t, post(h, "/authorise", b, "192.0.2.1", nil), http.StatusForbidden); code != CodeRevoked {
@@ -196,7 +196,7 @@ func TestAuthoriseFlow(t *testing.T) {
 	dkey := ids.NewClientKey().Reveal()
 	w = post(h, "/authorise", body(dkey, "x", ""), "192.0.2.2", nil)
 	_ = json.Unmarshal(w.Body.Bytes(), &p)
-	if err := env.svc.Deny(p.PairingCode); err != nil {
+	if _, err := env.svc.Deny(p.PairingCode); err != nil {
 		t.Fatal(err)
 	}
 	if code := errorCode(t, post(h, "/authorise", body(dkey, "x", ""), "192.0.2.2", nil), http.StatusForbidden); code != CodeDenied {
@@ -269,7 +269,7 @@ func TestAuthoriseWait(t *testing.T) {
 		t.Fatalf("?wait returned before a decision: %d %s", r.status, r.body)
 	default:
 	}
-	if err := env.svc.Approve(code); err != nil {
+	if _, err := env.svc.Approve(code); err != nil {
 		t.Fatal(err)
 	}
 	select {

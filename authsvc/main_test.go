@@ -158,7 +158,7 @@ func (env *testEnv) pair(t *testing.T, role wire.Role, host ids.HostID) (ids.Cli
 	if res.out != outPending {
 		t.Fatalf("authorise: outcome %d, want pending", res.out)
 	}
-	if err := env.svc.Approve(res.entry.code); err != nil {
+	if _, err := env.svc.Approve(res.entry.code); err != nil {
 		t.Fatalf("Approve(%s): %v", res.entry.code, err)
 	}
 	return key, res.entry.sub

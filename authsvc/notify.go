@@ -46,6 +46,12 @@ type DesktopNotifier struct {
 	Logger *slog.Logger
 }
 
+// NewDesktopNotifier returns a DesktopNotifier that logs its failures to
+// logger at debug level.
+func NewDesktopNotifier(logger *slog.Logger) Notifier {
+	return DesktopNotifier{Logger: logger}
+}
+
 // NotifyPairing runs notify-send in the background.
 func (d DesktopNotifier) NotifyPairing(req PairingRequest) {
 	path, err := exec.LookPath("notify-send")

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -59,11 +60,25 @@ type ClientInfo struct {
 	State       State       `json:"state"`
 	PairingCode string      `json:"pairing_code,omitempty"`
 	CreatedAt   time.Time   `json:"created_at"`
-	LastSeen    *time.Time  `json:"last_seen"`
+	// LastSeen is zero (JSON null) for a client never seen.
+	LastSeen    time.Time   `json:"last_seen"`
 	Host        *ids.HostID `json:"host,omitempty"`
 	RemoteAddr  string      `json:"remote_addr,omitempty"`
 	ExpiresAt   *time.Time  `json:"expires_at,omitempty"`
 	Local       bool        `json:"local,omitempty"`
+}
+
+// MarshalJSON writes a zero LastSeen as null rather than year 1.
+func (c ClientInfo) MarshalJSON() ([]byte, error) {
+	type plain ClientInfo
+	var seen *time.Time
+	if !c.LastSeen.IsZero() {
+		seen = &c.LastSeen
+	}
+	return json.Marshal(struct {
+		plain
+		LastSeen *time.Time `json:"last_seen"`
+	}{plain(c), seen})
 }
 
 // outcome is what POST /authorise answers.
@@ -345,12 +360,7 @@ func (s *Service) decideLocked(e *pendingEntry, rec *record, st State) error {
 // Approve approves the pending request with the given pairing code or
 // subject, or a denied client by subject. The decision is saved before
 // Approve returns. Approving an approved client does nothing.
-func (s *Service) Approve(idOrCode string) error {
-	_, err := s.approve(idOrCode)
-	return err
-}
-
-func (s *Service) approve(idOrCode string) (ClientInfo, error) {
+func (s *Service) Approve(idOrCode string) (ClientInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expirePendingLocked()
@@ -379,12 +389,7 @@ func (s *Service) approve(idOrCode string) (ClientInfo, error) {
 // Deny refuses the pending request with the given pairing code or subject.
 // The client key is remembered, so the client gets 403 denied from then
 // on. The decision is saved before Deny returns.
-func (s *Service) Deny(idOrCode string) error {
-	_, err := s.deny(idOrCode)
-	return err
-}
-
-func (s *Service) deny(idOrCode string) (ClientInfo, error) {
+func (s *Service) Deny(idOrCode string) (ClientInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expirePendingLocked()
@@ -412,12 +417,7 @@ func (s *Service) deny(idOrCode string) (ClientInfo, error) {
 // is saved, then every live session of the client is ended through the
 // Revoker. Its tokens stop working at once and its key can never pair
 // again. Revoking a revoked client ends its sessions again.
-func (s *Service) Revoke(sub string) error {
-	_, err := s.revoke(sub)
-	return err
-}
-
-func (s *Service) revoke(sub string) (ClientInfo, error) {
+func (s *Service) Revoke(sub string) (ClientInfo, error) {
 	s.mu.Lock()
 	s.expirePendingLocked()
 	if isCode(strings.TrimSpace(sub)) {
@@ -492,10 +492,7 @@ func (s *Service) infoLocked(r *record) ClientInfo {
 		Sub: r.Sub, Name: r.Name, Role: r.Role, State: r.State,
 		CreatedAt: r.CreatedAt, Local: r.Local,
 	}
-	if !r.LastSeen.IsZero() {
-		t := r.LastSeen
-		ci.LastSeen = &t
-	}
+	ci.LastSeen = r.LastSeen
 	if r.Host != nil {
 		h := *r.Host
 		ci.Host = &h

@@ -38,7 +38,7 @@ func TestPairingApprove(t *testing.T) {
 	if n := env.notes.count(); n != 1 {
 		t.Errorf("re-post notified again (%d)", n)
 	}
-	if err := s.Approve(res.entry.code); err != nil {
+	if _, err := s.Approve(res.entry.code); err != nil {
 		t.Fatalf("Approve: %v", err)
 	}
 	select {
@@ -50,7 +50,7 @@ func TestPairingApprove(t *testing.T) {
 	if ok.out != outApproved || ok.rec.Sub != res.entry.sub || ok.rec.Role != wire.RolePanel {
 		t.Fatalf("after approval authorise = %d %+v", ok.out, ok.rec)
 	}
-	if err := s.Approve(res.entry.code); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no pending request with code "+res.entry.code) {
+	if _, err := s.Approve(res.entry.code); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no pending request with code "+res.entry.code) {
 		t.Errorf("Approve(used code) = %v, want a not found error", err)
 	}
 }
@@ -63,7 +63,7 @@ func TestPairingApproveBySub(t *testing.T) {
 	if !strings.HasPrefix(string(res.entry.sub), "a-") {
 		t.Errorf("agent sub %q, want prefix a-", res.entry.sub)
 	}
-	if err := env.svc.Approve(string(res.entry.sub)); err != nil {
+	if _, err := env.svc.Approve(string(res.entry.sub)); err != nil {
 		t.Fatal(err)
 	}
 	ok := env.svc.authorise(authoriseReq{key: key, name: "desk", role: wire.RoleAgent, host: host}, "192.0.2.7")
@@ -88,7 +88,7 @@ func TestPairingDenyAndRevoke(t *testing.T) {
 
 	denied := ids.NewClientKey()
 	res := s.authorise(panelReq(denied, "intruder"), "192.0.2.9")
-	if err := s.Deny(res.entry.code); err != nil {
+	if _, err := s.Deny(res.entry.code); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.authorise(panelReq(denied, "intruder"), "192.0.2.9"); got.out != outDenied {
@@ -97,10 +97,10 @@ func TestPairingDenyAndRevoke(t *testing.T) {
 
 	key, sub := env.pair(t, wire.RolePanel, ids.HostID{})
 	tok := env.token(t, sub)
-	if err := s.Deny(string(sub)); err == nil {
+	if _, err := s.Deny(string(sub)); err == nil {
 		t.Error("Deny(approved) succeeded, want an error pointing at revoke")
 	}
-	if err := s.Revoke(string(sub)); err != nil {
+	if _, err := s.Revoke(string(sub)); err != nil {
 		t.Fatal(err)
 	}
 	if got := rv.revoked(); len(got) != 1 || got[0] != string(sub) {
@@ -112,10 +112,10 @@ func TestPairingDenyAndRevoke(t *testing.T) {
 	if _, err := s.Authenticate(string(sub), tok); !errors.Is(err, authn.ErrNotAuthorized) {
 		t.Errorf("Authenticate(revoked) = %v, want ErrNotAuthorized", err)
 	}
-	if err := s.Approve(string(sub)); err == nil {
+	if _, err := s.Approve(string(sub)); err == nil {
 		t.Error("Approve(revoked) succeeded")
 	}
-	if err := s.Revoke("p-nosuchclient"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Revoke("p-nosuchclient"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Revoke(unknown) = %v, want ErrNotFound", err)
 	}
 }
@@ -130,7 +130,7 @@ func TestPairingExpiry(t *testing.T) {
 		t.Fatal("entry expired early")
 	}
 	env.clock.Advance(time.Second)
-	if err := s.Approve(first.entry.code); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Approve(first.entry.code); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Approve(expired code) = %v, want ErrNotFound", err)
 	}
 	select {
@@ -212,7 +212,7 @@ func TestRacingCodes(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, e := range entries[:4] {
 		wg.Go(func() {
-			if err := s.Approve(e.code); err != nil {
+			if _, err := s.Approve(e.code); err != nil {
 				t.Errorf("Approve(%s): %v", e.code, err)
 			}
 		})

@@ -19,12 +19,12 @@ func TestPersistence(t *testing.T) {
 	s := env.svc
 	approvedKey, approved := env.pair(t, wire.RolePanel, ids.HostID{})
 	revokedKey, revoked := env.pair(t, wire.RolePanel, ids.HostID{})
-	if err := s.Revoke(string(revoked)); err != nil {
+	if _, err := s.Revoke(string(revoked)); err != nil {
 		t.Fatal(err)
 	}
 	deniedKey := ids.NewClientKey()
 	d := s.authorise(panelReq(deniedKey, "no"), "192.0.2.3")
-	if err := s.Deny(d.entry.code); err != nil {
+	if _, err := s.Deny(d.entry.code); err != nil {
 		t.Fatal(err)
 	}
 	pendingKey := ids.NewClientKey()
@@ -72,7 +72,7 @@ func TestPersistence(t *testing.T) {
 	}
 	var seen bool
 	for _, ci := range s2.List() {
-		if ci.Sub == approved && ci.LastSeen != nil {
+		if ci.Sub == approved && !ci.LastSeen.IsZero() {
 			seen = true
 		}
 	}
@@ -199,7 +199,7 @@ func TestClientKeyNeverStored(t *testing.T) {
 			t.Fatalf("status %d", w.Code)
 		}
 		list := env.svc.List()
-		if err := env.svc.Approve(list[len(list)-1].PairingCode); err != nil {
+		if _, err := env.svc.Approve(list[len(list)-1].PairingCode); err != nil {
 			t.Fatal(err)
 		}
 		w = post(h, "/authorise", b, "192.0.2.1", nil)
@@ -207,7 +207,7 @@ func TestClientKeyNeverStored(t *testing.T) {
 			t.Fatalf("status %d", w.Code)
 		}
 		if i == 0 {
-			if err := env.svc.Revoke(string(env.svc.List()[0].Sub)); err != nil {
+			if _, err := env.svc.Revoke(string(env.svc.List()[0].Sub)); err != nil {
 				t.Fatal(err)
 			}
 			post(h, "/authorise", b, "192.0.2.1", nil)
@@ -218,7 +218,7 @@ func TestClientKeyNeverStored(t *testing.T) {
 	post(h, "/authorise", body(dkey, "denied", ""), "192.0.2.2", nil)
 	for _, ci := range env.svc.List() {
 		if ci.State == StatePending {
-			if err := env.svc.Deny(ci.PairingCode); err != nil {
+			if _, err := env.svc.Deny(ci.PairingCode); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -53,7 +53,7 @@ func TestAuthenticateTable(t *testing.T) {
 	_, sub := env.pair(t, wire.RolePanel, ids.HostID{})
 	_, revokedSub := env.pair(t, wire.RolePanel, ids.HostID{})
 	revokedTok := env.token(t, revokedSub)
-	if err := s.Revoke(string(revokedSub)); err != nil {
+	if _, err := s.Revoke(string(revokedSub)); err != nil {
 		t.Fatal(err)
 	}
 	host := ids.NewHostID()
@@ -196,7 +196,7 @@ func TestReissue(t *testing.T) {
 			t.Errorf("Reissue(%s) = %v, want ErrNotAuthorized", s, err)
 		}
 	}
-	if err := env.svc.Revoke(string(sub)); err != nil {
+	if _, err := env.svc.Revoke(string(sub)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.svc.Reissue(sub); !errors.Is(err, authn.ErrNotAuthorized) {
@@ -222,7 +222,7 @@ func TestIntegrationCredentials(t *testing.T) {
 	if _, err := env.svc.Authenticate(string(sub), secret+"x"); !errors.Is(err, authn.ErrBadCredentials) {
 		t.Errorf("Authenticate(wrong secret) = %v, want ErrBadCredentials", err)
 	}
-	if err := env.svc.Revoke(string(sub)); err != nil {
+	if _, err := env.svc.Revoke(string(sub)); err != nil {
 		t.Fatal(err)
 	}
 	if got := rv.revoked(); len(got) != 1 || got[0] != string(sub) {
