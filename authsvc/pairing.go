@@ -61,11 +61,11 @@ type ClientInfo struct {
 	PairingCode string      `json:"pairing_code,omitempty"`
 	CreatedAt   time.Time   `json:"created_at"`
 	// LastSeen is zero (JSON null) for a client never seen.
-	LastSeen    time.Time   `json:"last_seen"`
-	Host        *ids.HostID `json:"host,omitempty"`
-	RemoteAddr  string      `json:"remote_addr,omitempty"`
-	ExpiresAt   *time.Time  `json:"expires_at,omitempty"`
-	Local       bool        `json:"local,omitempty"`
+	LastSeen   time.Time   `json:"last_seen"`
+	Host       *ids.HostID `json:"host,omitempty"`
+	RemoteAddr string      `json:"remote_addr,omitempty"`
+	ExpiresAt  *time.Time  `json:"expires_at,omitempty"`
+	Local      bool        `json:"local,omitempty"`
 }
 
 // MarshalJSON writes a zero LastSeen as null rather than year 1.
