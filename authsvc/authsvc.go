@@ -101,7 +101,8 @@ type Service struct {
 
 	started   bool
 	closed    bool
-	closing   chan struct{}
+	closing   chan struct{} // closed by stop: held ?wait requests answer now
+	stopOnce  sync.Once
 	cancel    context.CancelFunc
 	listener  net.Listener
 	wg        sync.WaitGroup
@@ -284,7 +285,10 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		<-ctx.Done()
-		ln.Close() // a canceled ctx stops the socket even without Close
+		// A canceled ctx stops the socket and answers held ?wait requests
+		// even before Close, so an HTTP server's Shutdown is not held up.
+		s.stop()
+		ln.Close()
 	}()
 	go func() {
 		defer s.wg.Done()
@@ -305,7 +309,7 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		close(s.closing)
+		s.stop()
 		ln, cancel := s.listener, s.cancel
 		s.mu.Unlock()
 		if cancel != nil {
@@ -324,6 +328,8 @@ func (s *Service) Close() error {
 	})
 	return s.closeErr
 }
+
+func (s *Service) stop() { s.stopOnce.Do(func() { close(s.closing) }) }
 
 // janitor expires pending requests, flushes last-seen times now and then
 // and forgets idle rate limiters.

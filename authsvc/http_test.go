@@ -322,3 +322,30 @@ func TestAuthoriseWaitTimesOut(t *testing.T) {
 		t.Errorf("?wait=1 returned after %v", d)
 	}
 }
+
+func TestAuthoriseWaitEndsOnShutdown(t *testing.T) {
+	env := newTestService(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := env.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		done <- post(env.svc.Handler(), "/authorise?wait=30", body(ids.NewClientKey().Reveal(), "held", ""), "192.0.2.1", nil).Code
+	}()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if len(env.svc.List()) == 0 {
+			return errors.New("no pending request yet")
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != http.StatusAccepted {
+			t.Errorf("held request answered %d, want 202", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("held ?wait request outlived the service's context")
+	}
+}
