@@ -155,11 +155,22 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, ctxKey{}, c)
 }
 
-// FromContext returns the connection ConnContext recorded, if it is a
-// *Conn.
+// FromContext returns the *Conn that ConnContext recorded, looking
+// through wrappers such as *tls.Conn (http.Server.ServeTLS hands
+// ConnContext the TLS connection, not the accepted one).
 func FromContext(ctx context.Context) (*Conn, bool) {
-	c, ok := ctx.Value(ctxKey{}).(*Conn)
-	return c, ok
+	c, _ := ctx.Value(ctxKey{}).(net.Conn)
+	for i := 0; c != nil && i < 8; i++ {
+		if lc, ok := c.(*Conn); ok {
+			return lc, true
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	return nil, false
 }
 
 // Release wraps an HTTP handler so that, once a request's headers are in,

@@ -1,0 +1,423 @@
+// Package broker is mfd's embedded MQTT broker: mochi-mqtt behind one auth
+// and ACL hook that applies the contract's topic table, served over our own
+// WebSocket endpoint on the HTTPS port, over an in-process pipe for the
+// host's own agent, and on the optional TLS and loopback TCP listeners.
+// Whoever gets onto this broker types on the host, so every connection is
+// authenticated with a token, bound to its subject, held to one handshake
+// deadline, and ended when its token runs out or its client is revoked.
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/connlimit"
+	"github.com/openmfd/mfd/internal/ids"
+)
+
+// Limits the broker applies whatever clients ask for.
+const (
+	// MaxPacketSize is the largest MQTT packet accepted, in bytes. A
+	// header announcing more is refused before anything is allocated.
+	MaxPacketSize = 16 << 10
+	// MaxSessionExpiry caps how long a disconnected session is kept.
+	MaxSessionExpiry = 10 * time.Minute
+	// MaxMessageExpiry caps how long a non-retained message may wait.
+	MaxMessageExpiry = 5 * time.Minute
+	// MaxKeepalive is the largest keepalive accepted; 0 or more becomes
+	// DefaultKeepalive.
+	MaxKeepalive = 300 * time.Second
+	// DefaultKeepalive is the keepalive given to clients that ask for none
+	// or too much.
+	DefaultKeepalive = 60 * time.Second
+)
+
+// Listener IDs registered with mochi; Close drops every client of each.
+const (
+	ListenerWS    = "wss"
+	ListenerLocal = "local"
+	ListenerTLS   = "mqtt-tls"
+	ListenerTCP   = "mqtt-local"
+)
+
+// ErrClosed is returned by calls on a broker that is closed or not started.
+var ErrClosed = errors.New("broker closed")
+
+// Clock is the broker's time source. Now is read for token expiry; AfterFunc
+// runs rotation and expiry. The zero Options use the system clock.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is what Clock.AfterFunc returns.
+type Timer interface {
+	Stop() bool
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                            { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// Options configure a Broker. Authenticator and Logger are required.
+type Options struct {
+	// Authenticator checks every CONNECT and reissues tokens for rotation.
+	Authenticator authn.Authenticator
+	// Logger receives the broker's and mochi's logs. Tokens never reach it.
+	Logger *slog.Logger
+	// Clock defaults to the system clock.
+	Clock Clock
+	// AllowedOrigins are extra exact origins allowed on the WebSocket
+	// upgrade besides the server's own.
+	AllowedOrigins []string
+	// TLSConfig is used by the MQTTTLSAddr listener.
+	TLSConfig *tls.Config
+	// MQTTTLSAddr, when set, serves MQTT over TLS on TCP there.
+	MQTTTLSAddr string
+	// MQTTLocalAddr, when set, serves plain MQTT there; it must be a
+	// loopback address.
+	MQTTLocalAddr string
+	// Grace is how long a session outlives its token; default 30s.
+	Grace time.Duration
+	// HandshakeTimeout is the one deadline from accept to CONNECT
+	// (TLS handshake, WebSocket upgrade, CONNECT); default 5s.
+	HandshakeTimeout time.Duration
+	// MaxConnsPerIP caps concurrent connections per remote address on the
+	// broker's own TCP listeners; default 32, negative means no cap.
+	MaxConnsPerIP int
+}
+
+// Broker is the embedded MQTT broker. Its methods are safe for concurrent
+// use. Create it with New, then Start it; Close ends it.
+type Broker struct {
+	opts   Options
+	log    *slog.Logger
+	clock  Clock
+	server *mqtt.Server
+	hook   *hook
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	conns     map[net.Conn]struct{}
+	connsWG   sync.WaitGroup
+	listeners []net.Listener
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates opts and builds a broker; it opens no socket.
+func New(opts Options) (*Broker, error) {
+	if opts.Authenticator == nil {
+		return nil, errors.New("creating broker: no authenticator")
+	}
+	if opts.Logger == nil {
+		return nil, errors.New("creating broker: no logger")
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = 30 * time.Second
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 5 * time.Second
+	}
+	if opts.MaxConnsPerIP == 0 {
+		opts.MaxConnsPerIP = 32
+	}
+	if opts.MQTTTLSAddr != "" && opts.TLSConfig == nil {
+		return nil, errors.New("creating broker: mqtt-tls listener without a TLS config")
+	}
+	if opts.MQTTLocalAddr != "" {
+		if err := checkLoopback(opts.MQTTLocalAddr); err != nil {
+			return nil, fmt.Errorf("creating broker: %w", err)
+		}
+	}
+
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = MaxPacketSize
+	caps.MaximumSessionExpiryInterval = uint32(MaxSessionExpiry / time.Second)
+	// Retained host status must not vanish after a day, so no global
+	// message expiry: the hook caps non-retained messages itself.
+	caps.MaximumMessageExpiryInterval = 0
+	caps.SharedSubAvailable = 0
+	caps.MaximumClientWritesPending = 1024
+	caps.ReceiveMaximum = 256
+	caps.MaximumInflight = 1024
+	caps.TopicAliasMaximum = 64
+	caps.MaximumClients = 4096
+
+	mlog := slog.New(redactHandler{opts.Logger.Handler()}).With("component", "mochi")
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		Logger:                 mlog,
+		InlineClient:           true,
+		SysTopicResendInterval: 3600,
+	})
+	b := &Broker{
+		opts:   opts,
+		log:    opts.Logger,
+		clock:  opts.Clock,
+		server: srv,
+		conns:  map[net.Conn]struct{}{},
+	}
+	b.hook = newHook(b)
+	if err := srv.AddHook(b.hook, &hookOptions{broker: b}); err != nil {
+		return nil, fmt.Errorf("adding auth hook: %w", err)
+	}
+	for _, id := range []string{ListenerWS, ListenerLocal} {
+		if err := srv.AddListener(&listener{id: id}); err != nil {
+			return nil, fmt.Errorf("adding %s listener: %w", id, err)
+		}
+	}
+	return b, nil
+}
+
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("parsing mqtt-local address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("mqtt-local address %q is not loopback", addr)
+	}
+	return nil
+}
+
+// Start opens the extra TCP listeners and starts the broker. The WebSocket
+// handler and Pipe work from then on.
+func (b *Broker) Start(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if b.started {
+		b.mu.Unlock()
+		return errors.New("starting broker: already started")
+	}
+	b.mu.Unlock()
+
+	type extra struct {
+		id, addr string
+		tls      *tls.Config
+	}
+	var extras []extra
+	if b.opts.MQTTTLSAddr != "" {
+		extras = append(extras, extra{ListenerTLS, b.opts.MQTTTLSAddr, b.opts.TLSConfig})
+	}
+	if b.opts.MQTTLocalAddr != "" {
+		extras = append(extras, extra{ListenerTCP, b.opts.MQTTLocalAddr, nil})
+	}
+	var lc net.ListenConfig
+	var opened []*tcpListener
+	for _, e := range extras {
+		nl, err := lc.Listen(ctx, "tcp", e.addr)
+		if err != nil {
+			for _, o := range opened {
+				_ = o.ln.Close()
+			}
+			return fmt.Errorf("listening on %s %s: %w", e.id, e.addr, err)
+		}
+		tl := &tcpListener{
+			listener: listener{id: e.id, addr: nl.Addr().String()},
+			b:        b,
+			ln:       connlimit.NewListener(nl, b.opts.MaxConnsPerIP, b.opts.HandshakeTimeout),
+			tls:      e.tls,
+		}
+		tl.wg.Add(1) // done when Serve returns
+		opened = append(opened, tl)
+	}
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		for _, o := range opened {
+			_ = o.ln.Close()
+		}
+		return ErrClosed
+	}
+	for _, o := range opened {
+		if err := b.server.AddListener(o); err != nil {
+			b.mu.Unlock()
+			for _, o := range opened {
+				_ = o.ln.Close()
+			}
+			return fmt.Errorf("adding %s listener: %w", o.id, err)
+		}
+		b.listeners = append(b.listeners, o.ln)
+	}
+	b.started = true
+	b.mu.Unlock()
+
+	if err := b.server.Serve(); err != nil {
+		return fmt.Errorf("starting mqtt server: %w", err)
+	}
+	for _, o := range opened {
+		b.log.Info("mqtt listener started", "listener", o.id, "addr", o.addr)
+	}
+	return nil
+}
+
+// Addr returns the address the listener with the given ID is bound to
+// (ListenerTLS or ListenerTCP), or "" if there is none.
+func (b *Broker) Addr(id string) string {
+	l, ok := b.server.Listeners.Get(id)
+	if !ok {
+		return ""
+	}
+	return l.Address()
+}
+
+// Close stops the broker: every client on every listener is disconnected,
+// the listeners close, and Close waits for every connection's goroutine.
+// It is idempotent and safe after a failed or missing Start.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		started := b.started
+		b.mu.Unlock()
+
+		b.hook.stopTimers()
+		if started {
+			// Say goodbye to established clients first, then wake every
+			// connection still in its handshake, so that mochi's Close does
+			// not wait for their deadlines.
+			for _, id := range []string{ListenerWS, ListenerLocal, ListenerTLS, ListenerTCP} {
+				for _, cl := range b.server.Clients.GetByListener(id) {
+					b.disconnect(cl, packets.ErrServerShuttingDown)
+				}
+			}
+		}
+		b.mu.Lock()
+		for c := range b.conns {
+			_ = c.Close()
+		}
+		b.mu.Unlock()
+		if started {
+			b.closeErr = b.server.Close()
+		}
+		for _, l := range b.listeners {
+			_ = l.Close()
+		}
+		b.connsWG.Wait()
+		b.hook.stopTimers()
+	})
+	return b.closeErr
+}
+
+// serveConn hands c to mochi on the given listener and returns when the
+// connection ends. handshake, when set, runs first (a TLS handshake) and
+// returns the conn to serve. A panic inside mochi (a malformed packet it
+// does not survive) closes only this connection and leaves no ghost client.
+func (b *Broker) serveConn(listenerID string, c net.Conn, handshake func(net.Conn) (net.Conn, error)) (err error) {
+	b.mu.Lock()
+	if b.closed || !b.started {
+		b.mu.Unlock()
+		_ = c.Close()
+		return ErrClosed
+	}
+	b.conns[c] = struct{}{}
+	b.connsWG.Add(1)
+	b.mu.Unlock()
+
+	served := c
+	defer func() {
+		r := recover()
+		if r != nil {
+			b.log.Warn("mqtt connection panicked; closed", "listener", listenerID, "remote", c.RemoteAddr().String(), "panic", fmt.Sprint(r))
+			err = fmt.Errorf("serving mqtt connection: recovered from panic: %v", r)
+		}
+		_ = served.Close()
+		_ = c.Close()
+		b.hook.connEnded(served, r != nil)
+		b.mu.Lock()
+		delete(b.conns, c)
+		b.mu.Unlock()
+		b.connsWG.Done()
+	}()
+	if handshake != nil {
+		served, err = handshake(c)
+		if err != nil {
+			served = c
+			return err
+		}
+	}
+	if lc, ok := c.(*connlimit.Conn); ok {
+		// The handshake deadline set at accept stays in force through
+		// CONNECT; from then on mochi sets deadlines from the keepalive.
+		lc.Release()
+	}
+	return b.server.EstablishConnection(listenerID, served)
+}
+
+// Pipe returns an in-process connection into the broker, on the local
+// listener: the host's own agent speaks MQTT over it without TCP, and
+// still authenticates with a token like everyone else.
+func (b *Broker) Pipe() (net.Conn, error) {
+	b.mu.Lock()
+	ok := b.started && !b.closed
+	b.mu.Unlock()
+	if !ok {
+		return nil, ErrClosed
+	}
+	client, server := net.Pipe()
+	_ = server.SetDeadline(time.Now().Add(b.opts.HandshakeTimeout))
+	go func() { _ = b.serveConn(ListenerLocal, server, nil) }()
+	return client, nil
+}
+
+// Publish sends a message from the server itself (through mochi's inline
+// client, which no ACL applies to), at QoS 0.
+func (b *Broker) Publish(topic string, payload []byte, retain bool) error {
+	b.mu.Lock()
+	ok := b.started && !b.closed
+	b.mu.Unlock()
+	if !ok {
+		return ErrClosed
+	}
+	if !validTopic(topic) {
+		return fmt.Errorf("publishing to %q: invalid topic", topic)
+	}
+	if err := b.server.Publish(topic, payload, retain, 0); err != nil {
+		return fmt.Errorf("publishing to %q: %w", topic, err)
+	}
+	return nil
+}
+
+// Revoke ends every live session of sub at once (DISCONNECT 0x98 for MQTT
+// 5, a closed connection for 3.1.1), stops any further delivery to them,
+// and drops any session state kept for sub, so a reconnect inherits
+// nothing. It implements authn.Revoker.
+func (b *Broker) Revoke(sub ids.Subject) {
+	b.hook.revoke(sub)
+}
+
+var _ authn.Revoker = (*Broker)(nil)
+
+// disconnect ends cl with code: a DISCONNECT packet for MQTT 5 (3.1.1 has
+// no server DISCONNECT), then the connection is closed.
+func (b *Broker) disconnect(cl *mqtt.Client, code packets.Code) {
+	if cl.Properties.ProtocolVersion == 5 {
+		_ = b.server.DisconnectClient(cl, code)
+		return
+	}
+	cl.Stop(code)
+}

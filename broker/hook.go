@@ -1,0 +1,511 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+// AuthMethod is the MQTT 5 authentication method for re-authenticating in
+// band with a fresh token (AUTH, reason 0x19).
+const AuthMethod = "mfd-jwt"
+
+// maxClientIDLen bounds the client identifier: sub plus a short suffix.
+const maxClientIDLen = 128
+
+// hookOptions is the config Init expects: the broker the hook serves.
+type hookOptions struct {
+	broker *Broker
+}
+
+// session is one authenticated connection.
+type session struct {
+	conn net.Conn
+	cl   *mqtt.Client
+	// The fields below are guarded by hook.mu.
+	id      authn.Identity
+	live    bool // CONNACK sent, counted for presence
+	revoked bool
+	expired bool
+	rotate  Timer
+	expire  Timer
+}
+
+// hook is the broker's only auth and ACL hook. Sessions are keyed by
+// their net.Conn, which is ours (one per connection, never reused), so a
+// taken-over client ID never confuses two sessions.
+type hook struct {
+	mqtt.HookBase
+	b *Broker
+
+	mu       sync.RWMutex
+	sessions map[net.Conn]*session
+	live     map[ids.Subject]int
+	// gen counts revocations per subject, so that a CONNECT authenticated
+	// just before a revocation cannot slip in after it.
+	gen map[ids.Subject]uint64
+}
+
+func newHook(b *Broker) *hook {
+	return &hook{
+		b:        b,
+		sessions: map[net.Conn]*session{},
+		live:     map[ids.Subject]int{},
+		gen:      map[ids.Subject]uint64{},
+	}
+}
+
+// ID names the hook in mochi's logs.
+func (h *hook) ID() string { return "mfd-auth" }
+
+// Provides reports the events the hook handles, and no others.
+func (h *hook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnect,
+		mqtt.OnConnectAuthenticate,
+		mqtt.OnSessionEstablished,
+		mqtt.OnDisconnect,
+		mqtt.OnACLCheck,
+		mqtt.OnPublish,
+		mqtt.OnWill,
+		mqtt.OnAuthPacket,
+	}, []byte{b})
+}
+
+// Init checks that the hook was given its broker.
+func (h *hook) Init(config any) error {
+	o, ok := config.(*hookOptions)
+	if !ok || o == nil || o.broker != h.b {
+		return fmt.Errorf("initialising %s hook: config is %T, want *hookOptions for this broker", h.ID(), config)
+	}
+	return nil
+}
+
+// refuse answers a CONNECT with code (MQTT 5) or v3code (3.1.1) and
+// returns the error that makes mochi drop the connection. mochi sends no
+// CONNACK itself when OnConnect fails, and its own v5-to-v3 table maps
+// 0x86 to 0x05, which the contract does not want.
+func (h *hook) refuse(cl *mqtt.Client, code packets.Code, v3code byte, sub string, why string) error {
+	if cl.Properties.ProtocolVersion < 5 {
+		_ = h.b.server.SendConnack(cl, packets.Code{Code: v3code, Reason: code.Reason}, false, nil)
+	} else {
+		_ = h.b.server.SendConnack(cl, code, false, nil)
+	}
+	h.b.log.Info("mqtt connect refused", "client", sub, "remote", cl.Net.Remote, "listener", cl.Net.Listener, "reason", why, "code", fmt.Sprintf("0x%02x", code.Code))
+	return code
+}
+
+// OnConnect authenticates the CONNECT (username = sub, password = token),
+// binds the client identifier to sub, vets the Will and clamps keepalive.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if cl.Net.Inline {
+		return nil
+	}
+	username := string(pk.Connect.Username)
+	logSub := "[invalid]"
+	if s, err := ids.ParseSubject(username); err == nil {
+		logSub = string(s)
+	}
+	if !pk.Connect.UsernameFlag || !pk.Connect.PasswordFlag {
+		return h.refuse(cl, packets.ErrBadUsernameOrPassword, 0x04, logSub, "no username or password")
+	}
+	sub := ids.Subject(username)
+
+	h.mu.RLock()
+	gen := h.gen[sub]
+	h.mu.RUnlock()
+
+	id, err := h.b.opts.Authenticator.Authenticate(username, string(pk.Connect.Password))
+	switch {
+	case errors.Is(err, authn.ErrNotAuthorized):
+		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "not authorised")
+	case err != nil:
+		return h.refuse(cl, packets.ErrBadUsernameOrPassword, 0x04, logSub, "bad credentials")
+	case id.Sub != sub:
+		return h.refuse(cl, packets.ErrBadUsernameOrPassword, 0x04, logSub, "token for another subject")
+	case !id.Role.Valid(), id.Role == wire.RoleAgent && id.Host.IsZero():
+		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "no valid role")
+	case !id.ExpiresAt.IsZero() && !h.b.clock.Now().Before(id.ExpiresAt):
+		return h.refuse(cl, packets.ErrBadUsernameOrPassword, 0x04, logSub, "token expired")
+	}
+
+	// The identifier is sub or sub/...: another credential can never name,
+	// and so never take over, this client's session (mochi #398).
+	if pk.Connect.ClientIdentifier == "" {
+		cl.ID = string(sub) + "/" + cl.ID // mochi assigned a random xid
+		if cl.Properties.ProtocolVersion == 5 {
+			cl.Properties.Props.AssignedClientID = cl.ID
+		}
+	}
+	if len(cl.ID) > maxClientIDLen || subOfClientID(cl.ID) != sub {
+		return h.refuse(cl, packets.ErrClientIdentifierNotValid, 0x02, logSub, "client identifier not bound to subject")
+	}
+
+	if pk.Connect.WillFlag && !canWill(id, pk.Connect.WillTopic) {
+		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "will not allowed on this topic")
+	}
+
+	if ka := time.Duration(cl.State.Keepalive) * time.Second; ka == 0 || ka > MaxKeepalive {
+		cl.State.Keepalive = uint16(DefaultKeepalive / time.Second)
+		cl.State.ServerKeepalive = cl.Properties.ProtocolVersion == 5
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen[sub] != gen {
+		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "revoked while connecting")
+	}
+	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, id: id}
+	return nil
+}
+
+// subOfClientID returns the subject a client identifier is bound to: the
+// part before the first '/'.
+func subOfClientID(clientID string) ids.Subject {
+	s, _, _ := strings.Cut(clientID, "/")
+	return ids.Subject(s)
+}
+
+// OnConnectAuthenticate confirms what OnConnect recorded.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	s := h.lookup(cl)
+	if s == nil {
+		return false
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return !s.revoked
+}
+
+// lookup returns cl's session, or nil when cl has none (any more).
+func (h *hook) lookup(cl *mqtt.Client) *session {
+	if cl == nil || cl.Net.Conn == nil {
+		return nil
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.sessions[cl.Net.Conn]
+	if s == nil || s.cl != cl {
+		return nil
+	}
+	return s
+}
+
+// OnSessionEstablished counts the session for presence and starts its
+// rotation and expiry timers.
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	s := h.lookup(cl)
+	if s == nil {
+		return
+	}
+	h.mu.Lock()
+	if s.revoked {
+		h.mu.Unlock()
+		h.b.disconnect(cl, packets.ErrAdministrativeAction)
+		return
+	}
+	s.live = true
+	h.live[s.id.Sub]++
+	h.scheduleLocked(s)
+	id := s.id
+	h.mu.Unlock()
+	h.b.log.Info("mqtt client connected", "client", id.Sub, "role", id.Role, "id", cl.ID, "remote", cl.Net.Remote, "listener", cl.Net.Listener)
+}
+
+// scheduleLocked (re)arms s's timers from its identity's expiry.
+func (h *hook) scheduleLocked(s *session) {
+	stopTimers(s)
+	exp := s.id.ExpiresAt
+	if exp.IsZero() {
+		return // integrations do not expire
+	}
+	now := h.b.clock.Now()
+	iat := s.id.IssuedAt
+	if iat.IsZero() || iat.After(now) {
+		iat = now
+	}
+	rotateIn := iat.Add(exp.Sub(iat) * 2 / 3).Sub(now)
+	s.rotate = h.b.clock.AfterFunc(max(rotateIn, 0), func() { h.rotate(s) })
+	s.expire = h.b.clock.AfterFunc(max(exp.Add(h.b.opts.Grace).Sub(now), 0), func() { h.expireSession(s) })
+}
+
+func stopTimers(s *session) {
+	if s.rotate != nil {
+		s.rotate.Stop()
+		s.rotate = nil
+	}
+	if s.expire != nil {
+		s.expire.Stop()
+		s.expire = nil
+	}
+}
+
+// current reports whether s is still a session the hook tracks.
+func (h *hook) currentLocked(s *session) bool {
+	return h.sessions[s.conn] == s && !s.revoked && !s.expired
+}
+
+// rotate publishes a fresh token to s's token topic.
+func (h *hook) rotate(s *session) {
+	h.mu.RLock()
+	ok := h.currentLocked(s)
+	sub := s.id.Sub
+	h.mu.RUnlock()
+	if !ok {
+		return
+	}
+	tok, err := h.b.opts.Authenticator.Reissue(sub)
+	if err != nil {
+		h.b.log.Warn("reissuing token", "client", sub, "error", err)
+		return
+	}
+	body, err := json.Marshal(tok)
+	if err != nil {
+		h.b.log.Error("encoding token message", "client", sub, "error", err)
+		return
+	}
+	if err := h.b.Publish(wire.TokenTopic(sub), body, false); err != nil && !errors.Is(err, ErrClosed) {
+		h.b.log.Warn("publishing token", "client", sub, "error", err)
+		return
+	}
+	h.b.log.Debug("token rotated", "client", sub, "expires_at", tok.ExpiresAt)
+}
+
+// expireSession closes s with 0xA0: its token ran out and the grace with it.
+func (h *hook) expireSession(s *session) {
+	h.mu.Lock()
+	if !h.currentLocked(s) {
+		h.mu.Unlock()
+		return
+	}
+	if exp := s.id.ExpiresAt; exp.IsZero() || h.b.clock.Now().Before(exp.Add(h.b.opts.Grace)) {
+		// Re-authenticated in band since the timer was armed.
+		h.mu.Unlock()
+		return
+	}
+	s.expired = true
+	sub := s.id.Sub
+	h.mu.Unlock()
+	h.b.log.Info("mqtt session expired", "client", sub, "id", s.cl.ID)
+	h.b.disconnect(s.cl, packets.ErrMaxConnectTime)
+}
+
+// OnDisconnect ends the session's bookkeeping.
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	if cl.Net.Conn != nil {
+		h.connEnded(cl.Net.Conn, false)
+	}
+}
+
+// connEnded forgets conn's session, publishes presence when it was its
+// subject's last live one, and, when the connection died of a panic inside
+// mochi, removes the client mochi left behind. It is idempotent.
+func (h *hook) connEnded(conn net.Conn, panicked bool) {
+	h.mu.Lock()
+	s := h.sessions[conn]
+	if s == nil {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.sessions, conn)
+	stopTimers(s)
+	last := false
+	if s.live {
+		h.live[s.id.Sub]--
+		if h.live[s.id.Sub] <= 0 {
+			delete(h.live, s.id.Sub)
+			last = true
+		}
+	}
+	sub := s.id.Sub
+	h.mu.Unlock()
+
+	if panicked {
+		h.b.dropClient(s.cl)
+	}
+	if last {
+		body, _ := json.Marshal(wire.Presence{Online: false})
+		if err := h.b.Publish(wire.PresenceTopic(sub), body, false); err != nil && !errors.Is(err, ErrClosed) {
+			h.b.log.Warn("publishing presence", "client", sub, "error", err)
+		}
+	}
+}
+
+// dropClient removes cl and everything mochi keeps for it, if cl is still
+// the client registered under its ID.
+func (b *Broker) dropClient(cl *mqtt.Client) {
+	cl.Stop(packets.ErrAdministrativeAction)
+	if cur, ok := b.server.Clients.Get(cl.ID); ok && cur == cl {
+		b.server.UnsubscribeClient(cl)
+		cl.ClearInflights()
+		b.server.Clients.Delete(cl.ID)
+	}
+}
+
+// OnACLCheck decides subscriptions (filter), publishes (write) and every
+// delivery (topic, write false) by the contract's table, and only for a
+// session that is live, not revoked and not past its token.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	id, ok := h.identity(cl)
+	if !ok {
+		return false
+	}
+	if write {
+		return canWrite(id, topic, false)
+	}
+	return canRead(id, topic)
+}
+
+// identity returns cl's identity while its session may still act.
+func (h *hook) identity(cl *mqtt.Client) (authn.Identity, bool) {
+	s := h.lookup(cl)
+	if s == nil {
+		return authn.Identity{}, false
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if s.revoked || s.expired {
+		return authn.Identity{}, false
+	}
+	if exp := s.id.ExpiresAt; !exp.IsZero() && !h.b.clock.Now().Before(exp.Add(h.b.opts.Grace)) {
+		return authn.Identity{}, false
+	}
+	return s.id, true
+}
+
+// OnPublish refuses what the topic check alone cannot see (retained
+// messages, response topics), caps message expiry, and stamps the
+// sender's subject as the mfd-sub user property in place of any the client
+// set.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	deny := func() (packets.Packet, error) {
+		if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
+			// mochi answers the PUBACK/PUBREC with this code.
+			return pk, packets.ErrNotAuthorized
+		}
+		// Any other error would let mochi deliver the message anyway.
+		return pk, packets.ErrRejectPacket
+	}
+	id, ok := h.identity(cl)
+	if !ok || !canWrite(id, pk.TopicName, pk.FixedHeader.Retain) {
+		return deny()
+	}
+	if rt := pk.Properties.ResponseTopic; rt != "" && !ownReplyTree(id, rt) {
+		return deny()
+	}
+	pk.Properties.User = stampSub(pk.Properties.User, id.Sub)
+	if !pk.FixedHeader.Retain {
+		max := int64(MaxMessageExpiry / time.Second)
+		if e := int64(pk.Properties.MessageExpiryInterval); e == 0 || e > max {
+			pk.Expiry = pk.Created + max
+		}
+	}
+	return pk, nil
+}
+
+// stampSub returns props without any mfd-sub property, plus the real one.
+func stampSub(props []packets.UserProperty, sub ids.Subject) []packets.UserProperty {
+	out := make([]packets.UserProperty, 0, len(props)+1)
+	for _, p := range props {
+		if p.Key != wire.SubProperty {
+			out = append(out, p)
+		}
+	}
+	return append(out, packets.UserProperty{Key: wire.SubProperty, Val: string(sub)})
+}
+
+// OnWill stamps the sender's subject on its Will, which OnConnect already
+// allowed.
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	sub := subOfClientID(cl.ID)
+	will.User = stampSub(will.User, sub)
+	return will, nil
+}
+
+// OnAuthPacket re-authenticates a session in band: AUTH reason 0x19,
+// method mfd-jwt, the fresh token as authentication data. The token must be
+// for the same subject; the session then lives until the new expiry.
+func (h *hook) OnAuthPacket(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	s := h.lookup(cl)
+	if s == nil || cl.Properties.ProtocolVersion != 5 {
+		return pk, packets.ErrProtocolViolation
+	}
+	if pk.ReasonCode != packets.CodeReAuthenticate.Code || pk.Properties.AuthenticationMethod != AuthMethod {
+		return pk, packets.ErrBadAuthenticationMethod
+	}
+	h.mu.RLock()
+	sub := s.id.Sub
+	h.mu.RUnlock()
+	id, err := h.b.opts.Authenticator.Authenticate(string(sub), string(pk.Properties.AuthenticationData))
+	if err != nil || id.Sub != sub || id.Role != s.id.Role || id.Host != s.id.Host {
+		h.b.log.Info("mqtt re-authentication refused", "client", sub, "id", cl.ID)
+		if errors.Is(err, authn.ErrNotAuthorized) {
+			return pk, packets.ErrNotAuthorized
+		}
+		return pk, packets.ErrBadUsernameOrPassword
+	}
+	h.mu.Lock()
+	if !h.currentLocked(s) {
+		h.mu.Unlock()
+		return pk, packets.ErrNotAuthorized
+	}
+	s.id = id
+	h.scheduleLocked(s)
+	h.mu.Unlock()
+	return pk, cl.WritePacket(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Auth},
+		ReasonCode:  packets.CodeSuccess.Code,
+		Properties:  packets.Properties{AuthenticationMethod: AuthMethod},
+	})
+}
+
+// revoke ends every session of sub and drops whatever mochi keeps for it.
+func (h *hook) revoke(sub ids.Subject) {
+	h.mu.Lock()
+	h.gen[sub]++
+	var victims []*session
+	for _, s := range h.sessions {
+		if s.id.Sub == sub {
+			s.revoked = true
+			stopTimers(s)
+			victims = append(victims, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range victims {
+		h.b.disconnect(s.cl, packets.ErrAdministrativeAction)
+	}
+	for id, cl := range h.b.server.Clients.GetAll() {
+		if !cl.Net.Inline && subOfClientID(id) == sub {
+			h.b.dropClient(cl)
+		}
+	}
+	h.b.log.Info("mqtt client revoked", "client", sub, "sessions", len(victims))
+}
+
+// stopTimers stops every session's timers (at Close).
+func (h *hook) stopTimers() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sessions {
+		stopTimers(s)
+	}
+}

@@ -1,0 +1,194 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/openmfd/mfd/internal/connlimit"
+	"github.com/openmfd/mfd/internal/origin"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+// Subprotocol is the WebSocket subprotocol MQTT clients must ask for.
+const Subprotocol = "mqtt"
+
+// ConnContext records c and its accept time in ctx, so that the /mqtt
+// handler can hold the connection to one deadline from accept to CONNECT.
+// Install it as http.Server.ConnContext; with a connlimit.Listener the
+// accept time is the listener's, otherwise the moment ConnContext runs.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	ctx = connlimit.ConnContext(ctx, c)
+	if _, ok := connlimit.FromContext(ctx); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, acceptKey{}, time.Now())
+}
+
+type acceptKey struct{}
+
+// acceptedAt returns when r's connection was accepted, or now.
+func acceptedAt(r *http.Request) time.Time {
+	if c, ok := connlimit.FromContext(r.Context()); ok {
+		return c.Accepted()
+	}
+	if t, ok := r.Context().Value(acceptKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
+
+// Handler returns the /mqtt WebSocket endpoint: Origin checked (a foreign
+// one gets 403), subprotocol mqtt required, then the connection is served
+// by the broker until it ends. Safe for concurrent use.
+func (b *Broker) Handler() http.Handler {
+	up := &websocket.Upgrader{
+		Subprotocols:    []string{Subprotocol},
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		// Origin is checked before Upgrade, with the JSON error body.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			writeError(w, status, "bad_request", reason.Error())
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline := b.handshakeDeadline(acceptedAt(r))
+		if !origin.Allowed(r, b.opts.AllowedOrigins) {
+			writeError(w, http.StatusForbidden, "forbidden", "origin not allowed")
+			return
+		}
+		if !websocket.IsWebSocketUpgrade(r) {
+			writeError(w, http.StatusBadRequest, "bad_request", "websocket upgrade required")
+			return
+		}
+		if !slices.Contains(websocket.Subprotocols(r), Subprotocol) {
+			writeError(w, http.StatusBadRequest, "bad_request", "subprotocol mqtt required")
+			return
+		}
+		b.mu.Lock()
+		ok := b.started && !b.closed
+		b.mu.Unlock()
+		if !ok {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "broker not running")
+			return
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return // the handshake budget is spent; net/http closes the conn
+		}
+		if c, ok := connlimit.FromContext(r.Context()); ok {
+			// From here the deadline below, not the listener's clamp,
+			// holds the connection; mochi replaces it after CONNECT.
+			c.Release()
+		}
+		u := *up
+		u.HandshakeTimeout = remaining
+		ws, err := u.Upgrade(w, r, nil)
+		if err != nil {
+			return // Upgrade has answered
+		}
+		ws.SetReadLimit(2 * MaxPacketSize)
+		conn := &wsConn{ws: ws}
+		_ = conn.SetDeadline(deadline)
+		_ = b.serveConn(ListenerWS, conn, nil)
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(wire.ErrorBody{Error: wire.ErrorInfo{Code: code, Message: msg}})
+}
+
+// wsConn is a WebSocket as a net.Conn: reads run across binary messages,
+// each Write is one binary message. Text messages end the connection.
+type wsConn struct {
+	ws *websocket.Conn
+
+	rmu sync.Mutex
+	r   io.Reader
+
+	wmu       sync.Mutex
+	wdl       atomic.Pointer[time.Time] // gorilla's own write deadline is not safe to set during a write
+	closeOnce sync.Once
+}
+
+var errTextFrame = errors.New("websocket: text message on an mqtt connection")
+
+func (c *wsConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for {
+		if c.r == nil {
+			mt, r, err := c.ws.NextReader()
+			if err != nil {
+				return 0, err
+			}
+			if mt != websocket.BinaryMessage {
+				return 0, errTextFrame
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if errors.Is(err, io.EOF) {
+			c.r = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (c *wsConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var dl time.Time
+	if p := c.wdl.Load(); p != nil {
+		dl = *p
+	}
+	_ = c.ws.SetWriteDeadline(dl)
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close sends a close frame when it can do so at once, then closes.
+func (c *wsConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		_ = c.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+			time.Now().Add(100*time.Millisecond))
+		err = c.ws.Close()
+	})
+	return err
+}
+
+func (c *wsConn) LocalAddr() net.Addr  { return c.ws.LocalAddr() }
+func (c *wsConn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+
+func (c *wsConn) SetDeadline(t time.Time) error {
+	_ = c.SetWriteDeadline(t)
+	return c.ws.SetReadDeadline(t)
+}
+
+func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// SetWriteDeadline applies to the writes that start after it.
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	c.wdl.Store(&t)
+	return nil
+}
