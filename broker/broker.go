@@ -156,7 +156,9 @@ func New(opts Options) (*Broker, error) {
 	caps.MaximumClientWritesPending = 1024
 	caps.ReceiveMaximum = 256
 	caps.MaximumInflight = 1024
-	caps.TopicAliasMaximum = 64
+	// No inbound topic aliases: mochi checks the ACL on the topic name
+	// before it resolves an alias.
+	caps.TopicAliasMaximum = 0
 	caps.MaximumClients = 4096
 
 	mlog := slog.New(redactHandler{opts.Logger.Handler()}).With("component", "mochi")
@@ -273,6 +275,14 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.log.Info("mqtt listener started", "listener", o.id, "addr", o.addr)
 	}
 	return nil
+}
+
+// WrapListener wraps the HTTPS listener that serves Handler with the same
+// per-address cap and handshake deadline as the broker's own listeners.
+// Serve it with an http.Server whose ConnContext is ConnContext and whose
+// handler is wrapped in connlimit.Release.
+func (b *Broker) WrapListener(ln net.Listener) *connlimit.Listener {
+	return connlimit.NewListener(ln, b.opts.MaxConnsPerIP, b.opts.HandshakeTimeout)
 }
 
 // Addr returns the address the listener with the given ID is bound to

@@ -163,7 +163,7 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	mux.Handle("/mqtt", b.Handler())
 	mux.HandleFunc("/info", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
 	e.srv = httptest.NewUnstartedServer(connlimit.Release(mux))
-	e.ln = connlimit.NewListener(e.srv.Listener, b.opts.MaxConnsPerIP, b.opts.HandshakeTimeout)
+	e.ln = b.WrapListener(e.srv.Listener)
 	e.srv.Listener = e.ln
 	e.srv.Config.ConnContext = ConnContext
 	e.srv.Config.ReadHeaderTimeout = b.opts.HandshakeTimeout

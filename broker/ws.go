@@ -84,7 +84,9 @@ func (b *Broker) Handler() http.Handler {
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return // the handshake budget is spent; net/http closes the conn
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "timeout", "handshake took too long")
+			return
 		}
 		if c, ok := connlimit.FromContext(r.Context()); ok {
 			// From here the deadline below, not the listener's clamp,
