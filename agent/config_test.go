@@ -1,0 +1,184 @@
+package agent
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+allowed_origins: ["https://example.org"]
+server_option_for_someone_else: 3
+homeassistant: {prefix: ha}
+actions:
+  - id: mute-mic
+    label: Mute mic
+    steps:
+      - {op: key.tap, key: m, mods: [ctrl, shift]}
+  - id: terminal
+    label: Terminal
+    steps:
+      - {exec: [x-terminal-emulator, --title, "a b"]}
+  - id: sign
+    steps:
+      - {op: text.type, text: "Best regards,\nAda"}
+      - {sleep: 100ms}
+      - {op: key.tap, key: 1}
+      - {op: mouse.click, button: right, count: 2}
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	if len(cfg.Actions) != 3 || cfg.HomeAssistant.Prefix != "ha" || !slices.Equal(cfg.AllowedOrigins, []string{"https://example.org"}) {
+		t.Fatalf("config = %+v", cfg)
+	}
+	if a := cfg.Actions[1]; !slices.Equal(a.Steps[0].Exec, []string{"x-terminal-emulator", "--title", "a b"}) {
+		t.Errorf("exec step = %v", a.Steps[0].Exec)
+	}
+	s := cfg.Actions[2]
+	if s.Label != "sign" || s.Steps[0].cmd.Text != "Best regards,\nAda" || s.Steps[1].Sleep != 100*time.Millisecond ||
+		s.Steps[2].cmd.Key != "1" || s.Steps[3].cmd.Button != ButtonRight || s.Steps[3].cmd.Count != 2 {
+		t.Errorf("sign = %+v", s)
+	}
+	if c, err := ParseConfig(nil); err != nil || len(c.Actions) != 0 {
+		t.Errorf("ParseConfig(empty) = %+v, %v", c, err)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct{ yaml, want string }{
+		{"actions: [{id: a, steps: [{op: key.fly}]}]", `action "a" (line 1): step 1 (line 1): unknown op "key.fly"`},
+		{"actions: [{id: a, steps: [{op: key.tap, key: nosuch}]}]", `unknown key "nosuch"`},
+		{"actions: [{id: a, steps: [{op: key.tap, key: a, mods: [hyper]}]}]", `unknown modifier`},
+		{"actions: [{id: a, steps: [{op: key.tap, key: a, colour: red}]}]", `unknown field "colour"`},
+		{"actions: [{id: a, steps: [{op: text.type, text: \"\\u0007\"}]}]", `control character`},
+		{"actions: [{id: a, steps: [{op: action.run, action: a}]}]", `cannot run another action`},
+		{"actions: [{id: 'bad id', steps: [{sleep: 1s}]}]", `id "bad id" must be`},
+		{"actions: [{label: x, steps: [{sleep: 1s}]}]", `action 1 (line 1): missing id`},
+		{"actions: [{id: a, steps: []}]", `steps must be a non-empty list`},
+		{"actions: [{id: a, steps: [{sleep: soon}]}]", `not a duration`},
+		{"actions: [{id: a, steps: [{sleep: 2h}]}]", `outside`},
+		{"actions: [{id: a, steps: [{exec: []}]}]", `exec must be a non-empty list`},
+		{"actions: [{id: a, steps: [{exec: sh}]}]", `exec must be a non-empty list`},
+		{"actions: [{id: a, steps: [{exec: [sh], sleep: 1s}]}]", `no other fields`},
+		{"actions: [{id: a, steps: [{nothing: 1}]}]", `needs op, sleep or exec`},
+		{"actions: [{id: a, colour: red, steps: [{sleep: 1s}]}]", `unknown field "colour"`},
+		{"actions:\n  - {id: a, steps: [{sleep: 1s}]}\n  - {id: a, steps: [{sleep: 1s}]}", `action "a" (line 3): the id is used twice`},
+		{"actions: {a: 1}", `actions must be a list`},
+		{"- 1", `must be a mapping`},
+		{"actions: [", `parsing YAML`},
+		{"homeassistant: {prefix: 'a/#'}", `not a topic prefix`},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseConfig(%q) = %v, want an error containing %q", tt.yaml, err, tt.want)
+		}
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mfd.yaml")
+	if err := os.WriteFile(p, []byte("actions: [{id: a, steps: [{op: nope}]}]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), `action "a"`) {
+		t.Errorf("LoadConfig(bad) = %v, want an error naming the file and the action", err)
+	}
+	if _, err := LoadConfig(p + ".missing"); err == nil {
+		t.Errorf("LoadConfig(missing) = nil error")
+	}
+}
+
+func TestLoadHostID(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	a, err := LoadHostID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadHostID(dir)
+	if err != nil || a != b {
+		t.Errorf("LoadHostID twice = %v, %v (%v); want the same ID", a, b, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, hostIDFile), []byte("nope"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHostID(dir); err == nil {
+		t.Errorf("LoadHostID(corrupt) = nil error")
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{Actions: []Action{
+		{ID: "mute-mic", Label: "Mute mic", Icon: "mdi:microphone-off"},
+		{ID: "old", Label: "Old"},
+	}}
+	ta := newTestAgent(t, func(o *Options) { o.Config = cfg; o.StateDir = dir; o.Version = "1.2.3" })
+	ta.publishDiscovery(t.Context(), ta.rec)
+	node := "mfd-" + testHost.String()
+	btn := ta.rec.on("homeassistant/button/" + node + "/mute-mic/config")
+	if len(btn) != 1 || !btn[0].Retain {
+		t.Fatalf("button discovery = %v", btn)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(btn[0].Payload, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"name": "Mute mic", "unique_id": node + "-action-mute-mic", "command_topic": wire.PressTopic(testHost, "mute-mic"),
+		"payload_press": "PRESS", "icon": "mdi:microphone-off",
+	}
+	for k, v := range want {
+		if doc[k] != v {
+			t.Errorf("button %s = %v, want %v", k, doc[k], v)
+		}
+	}
+	dev := doc["device"].(map[string]any)
+	if ids := dev["identifiers"].([]any); len(ids) != 1 || ids[0] != testHost.String() {
+		t.Errorf("device identifiers = %v, want [host id]", ids)
+	}
+	av := doc["availability"].([]any)[0].(map[string]any)
+	if av["topic"] != wire.StatusTopic(testHost) || av["value_template"] != haAvailabilityTemplate {
+		t.Errorf("availability = %v", av)
+	}
+	sw := ta.rec.on("homeassistant/switch/" + node + "/input/config")
+	if len(sw) != 1 || !strings.Contains(string(sw[0].Payload), `"command_topic":"`+wire.InputSetTopic(testHost)+`"`) ||
+		!strings.Contains(string(sw[0].Payload), `"state_topic":"`+wire.InputTopic(testHost)+`"`) ||
+		!strings.Contains(string(sw[0].Payload), `"payload_on":"ON","payload_off":"OFF"`) {
+		t.Errorf("switch discovery = %v", sw)
+	}
+	ev := ta.rec.on("homeassistant/event/" + node + "/press/config")
+	if len(ev) != 1 || !strings.Contains(string(ev[0].Payload), `"event_types":["press"]`) ||
+		!strings.Contains(string(ev[0].Payload), `"state_topic":"`+wire.EventsTopic(testHost)+`"`) {
+		t.Errorf("event discovery = %v", ev)
+	}
+
+	// "old" leaves the config: the next agent removes its button.
+	cfg2 := &Config{Actions: cfg.Actions[:1]}
+	rec2 := &recorder{}
+	b, err := New(Options{Host: testHost, Injector: &fakeInjector{}, Config: cfg2, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.publishDiscovery(t.Context(), rec2)
+	gone := rec2.on("homeassistant/button/" + node + "/old/config")
+	if len(gone) != 1 || len(gone[0].Payload) != 0 || !gone[0].Retain {
+		t.Errorf("removal of old = %v, want one empty retained publish", gone)
+	}
+	b.Close()
+
+	// Home Assistant's birth message brings discovery again (through the
+	// connection, which these tests do not have: only check it is not
+	// mistaken for a command).
+	ta.onPublish(&paho.Publish{Topic: "homeassistant/status", Payload: []byte("online")})
+}

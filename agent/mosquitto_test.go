@@ -1,0 +1,327 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+const mosquittoInstall = "sudo apt-get install -y mosquitto mosquitto-clients"
+
+// requireMosquitto returns the paths of mosquitto and mosquitto_passwd, or
+// skips the test (fails it when CI=true).
+func requireMosquitto(t *testing.T) (broker, passwd string) {
+	t.Helper()
+	find := func(name string) string {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"} {
+			if p := filepath.Join(dir, name); fileExists(p) {
+				return p
+			}
+		}
+		return ""
+	}
+	broker, passwd = find("mosquitto"), find("mosquitto_passwd")
+	if broker == "" || passwd == "" {
+		msg := "mosquitto is not installed; install with: " + mosquittoInstall
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return broker, passwd
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startMosquitto runs a private Mosquitto with password auth on a free
+// loopback port and returns its address.
+func startMosquitto(t *testing.T, users map[string]string) string {
+	t.Helper()
+	broker, passwd := requireMosquitto(t)
+	dir := t.TempDir()
+	pwfile := filepath.Join(dir, "passwd")
+	first := true
+	for u, p := range users {
+		args := []string{"-b", pwfile, u, p}
+		if first {
+			args = append([]string{"-c"}, args...)
+			first = false
+		}
+		if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+		}
+	}
+	port := freePort(t)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port, pwfile)
+	if os.Geteuid() == 0 {
+		// As root, mosquitto would switch to its own user, which cannot
+		// read the test's private temp dir.
+		text += "user root\n"
+	}
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(broker, "-c", conf)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting mosquitto: %v", err)
+	}
+	waited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(waited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-waited
+		if t.Failed() {
+			t.Logf("mosquitto said: %s", stderr.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		select {
+		case <-waited:
+			t.Fatalf("mosquitto exited: %s", stderr.String())
+		default:
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	return addr
+}
+
+// mqttClient is a plain paho client standing in for a panel.
+type mqttClient struct {
+	t   *testing.T
+	cli *paho.Client
+	mu  sync.Mutex
+	got []*paho.Publish
+}
+
+func dialClient(t *testing.T, addr, user, pass, clientID string) *mqttClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &mqttClient{t: t}
+	mc.cli = paho.NewClient(paho.ClientConfig{
+		Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			mc.mu.Lock()
+			mc.got = append(mc.got, pr.Packet)
+			mc.mu.Unlock()
+			return true, nil
+		}},
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := mc.cli.Connect(ctx, &paho.Connect{ClientID: clientID, CleanStart: true, KeepAlive: 30,
+		Username: user, UsernameFlag: true, Password: []byte(pass), PasswordFlag: true}); err != nil {
+		t.Fatalf("connecting the test client: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = mc.cli.Disconnect(&paho.Disconnect{})
+		<-mc.cli.Done()
+	})
+	return mc
+}
+
+func (mc *mqttClient) subscribe(topics ...string) {
+	mc.t.Helper()
+	var subs []paho.SubscribeOptions
+	for _, tp := range topics {
+		subs = append(subs, paho.SubscribeOptions{Topic: tp, QoS: 1, RetainAsPublished: true})
+	}
+	if _, err := mc.cli.Subscribe(mc.t.Context(), &paho.Subscribe{Subscriptions: subs}); err != nil {
+		mc.t.Fatalf("subscribing: %v", err)
+	}
+}
+
+// waitFor waits for a message on topic matching fn and returns it.
+func (mc *mqttClient) waitFor(topic string, fn func(*paho.Publish) bool) *paho.Publish {
+	mc.t.Helper()
+	var found *paho.Publish
+	checkFor(mc.t, 10*time.Second, 5*time.Millisecond, func() error {
+		mc.mu.Lock()
+		defer mc.mu.Unlock()
+		for i, p := range mc.got {
+			if p.Topic == topic && fn(p) {
+				found = p
+				mc.got = append(mc.got[:i:i], mc.got[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("no matching message on %s yet", topic)
+	})
+	return found
+}
+
+func statusIs(online bool) func(*paho.Publish) bool {
+	return func(p *paho.Publish) bool {
+		var s wire.Status
+		return json.Unmarshal(p.Payload, &s) == nil && s.Online == online
+	}
+}
+
+func TestAgentAgainstMosquitto(t *testing.T) {
+	addr := startMosquitto(t, map[string]string{"agent": "agent-pw", "p-panel": "panel-pw"})
+	inj := &fakeInjector{}
+	var refuse atomic.Bool
+	u, _ := url.Parse("mqtt://" + addr)
+	a, err := New(Options{
+		Host: testHost, Name: "desk", Version: "test", Injector: inj, Logger: testLogger(t),
+		Config: &Config{Actions: []Action{{ID: "hello", Label: "Hello", Steps: []Step{{Op: wire.OpKeyTap, cmd: command{Op: wire.OpKeyTap, Key: "h"}}}}}},
+		Conn: ConnOptions{
+			Servers: []*url.URL{u},
+			Credentials: func(context.Context) (string, string, error) {
+				if refuse.Load() {
+					return "", "", errors.New("no credentials for now")
+				}
+				return "agent", "agent-pw", nil
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	panel := dialClient(t, addr, "p-panel", "panel-pw", "p-panel/tab")
+	const sub = ids.Subject("p-panel")
+	panel.subscribe(wire.StatusTopic(testHost), wire.ActionsTopic(testHost), wire.InputTopic(testHost), wire.ReplyTopic(sub)+"/#", wire.ReplyTopic(sub))
+
+	st := panel.waitFor(wire.StatusTopic(testHost), statusIs(true))
+	var s wire.Status
+	_ = json.Unmarshal(st.Payload, &s)
+	if !st.Retain || s.Host != testHost || s.Name != "desk" || s.Input != "fake" || s.Screen == nil || s.Screen.W != 1920 {
+		t.Errorf("status = %s (retain %v)", st.Payload, st.Retain)
+	}
+	panel.waitFor(wire.ActionsTopic(testHost), func(p *paho.Publish) bool { return strings.Contains(string(p.Payload), `"id":"hello"`) })
+	panel.waitFor(wire.InputTopic(testHost), func(p *paho.Publish) bool { return string(p.Payload) == "ON" })
+
+	// The subscriptions are made asynchronously after the connect; send
+	// until the first command is answered.
+	rt := wire.ReplyTopic(sub) + "/tab"
+	send := func(payload string, corr string, respTopic string) {
+		exp := uint32(10)
+		p := &paho.Publish{Topic: wire.CmdTopic(testHost, sub), QoS: 1, Payload: []byte(payload),
+			Properties: &paho.PublishProperties{MessageExpiry: &exp, ResponseTopic: respTopic, CorrelationData: []byte(corr)}}
+		if _, err := panel.cli.Publish(t.Context(), p); err != nil {
+			t.Fatalf("publishing: %v", err)
+		}
+	}
+	send(`{"id":"c1","op":"key.tap","key":"a","mods":["ctrl"]}`, "corr-1", rt)
+	r := panel.waitFor(rt, func(p *paho.Publish) bool { return string(p.Properties.CorrelationData) == "corr-1" })
+	if string(r.Payload) != `{"id":"c1","ok":true}` {
+		t.Errorf("reply = %s", r.Payload)
+	}
+	// The same id again: answered, not run.
+	send(`{"id":"c1","op":"key.tap","key":"a","mods":["ctrl"]}`, "corr-2", rt)
+	panel.waitFor(rt, func(p *paho.Publish) bool { return string(p.Properties.CorrelationData) == "corr-2" })
+	// No response topic: the client's reply topic.
+	send(`{"id":"c2","op":"key.fly"}`, "", "")
+	r = panel.waitFor(wire.ReplyTopic(sub), func(*paho.Publish) bool { return true })
+	if !strings.Contains(string(r.Payload), `"code":"unknown_op"`) {
+		t.Errorf("reply to an unknown op = %s", r.Payload)
+	}
+	// A press, then a held key.
+	if _, err := panel.cli.Publish(t.Context(), &paho.Publish{Topic: wire.PressTopic(testHost, "hello"), QoS: 1, Payload: []byte("PRESS")}); err != nil {
+		t.Fatal(err)
+	}
+	send(`{"id":"c3","op":"key.down","key":"shift"}`, "corr-3", rt)
+	panel.waitFor(rt, func(p *paho.Publish) bool { return string(p.Properties.CorrelationData) == "corr-3" })
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got := strings.Join(inj.Calls(), ", "); got != "tap a [ctrl], tap h [], down shift" {
+			return fmt.Errorf("calls: %s", got)
+		}
+		return nil
+	})
+
+	// The agent's connection dies without a DISCONNECT and it cannot come
+	// back: the broker publishes the Will, and the held key is released.
+	refuse.Store(true)
+	a.mu.Lock()
+	conn := a.conn
+	a.mu.Unlock()
+	conn.Close()
+	panel.waitFor(wire.StatusTopic(testHost), statusIs(false))
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if c := inj.Calls(); c[len(c)-1] != "up shift" {
+			return fmt.Errorf("calls: %v", c)
+		}
+		return nil
+	})
+
+	// It comes back on its own, with fresh credentials.
+	refuse.Store(false)
+	panel.waitFor(wire.StatusTopic(testHost), statusIs(true))
+
+	// Close publishes offline.
+	a.Close()
+	panel.waitFor(wire.StatusTopic(testHost), statusIs(false))
+}
+
+func TestAgentWrongPasswordRetries(t *testing.T) {
+	addr := startMosquitto(t, map[string]string{"agent": "agent-pw"})
+	var attempts atomic.Int32
+	u, _ := url.Parse("mqtt://" + addr)
+	a, err := New(Options{Host: testHost, Injector: &fakeInjector{}, Logger: testLogger(t),
+		Conn: ConnOptions{Servers: []*url.URL{u}, Credentials: func(context.Context) (string, string, error) {
+			attempts.Add(1)
+			return "agent", "wrong", nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Backoff starts small: several attempts within a second or two.
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := attempts.Load(); n < 4 {
+			return fmt.Errorf("%d attempts", n)
+		}
+		return nil
+	})
+	a.Close()
+}
