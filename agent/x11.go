@@ -6,6 +6,7 @@ package agent
 #cgo LDFLAGS: -lX11 -lXtst
 #include <stdlib.h>
 #include <X11/Xlib.h>
+#include <X11/XKBlib.h>
 #include <X11/extensions/XTest.h>
 
 // Xlib's default handlers print and exit the process on any protocol error
@@ -28,9 +29,20 @@ static void mfd_init(void) {
 	XSetIOErrorHandler(mfd_on_io_error);
 }
 
+static __thread int mfd_xkb_event = -1;
+
+// mfd_open opens a display and asks for XKB keymap notifications: a client
+// that uses XKB (Xlib does by itself) gets no core MappingNotify.
 static Display *mfd_open(const char *name) {
 	Display *d = XOpenDisplay(name);
-	if (d != NULL) XSetIOErrorExitHandler(d, mfd_on_io_exit, NULL);
+	if (d == NULL) return NULL;
+	XSetIOErrorExitHandler(d, mfd_on_io_exit, NULL);
+	int op, ev, err, maj = XkbMajorVersion, min = XkbMinorVersion;
+	if (XkbQueryExtension(d, &op, &ev, &err, &maj, &min)) {
+		mfd_xkb_event = ev;
+		unsigned int mask = XkbMapNotifyMask | XkbNewKeyboardNotifyMask;
+		XkbSelectEvents(d, XkbUseCoreKbd, mask, mask);
+	}
 	return d;
 }
 
@@ -51,7 +63,7 @@ static int mfd_sync(Display *d) {
 }
 
 // mfd_drain reads every queued event and returns how many told of a
-// keyboard mapping change. Every client gets MappingNotify unasked.
+// keyboard mapping change.
 static int mfd_drain(Display *d) {
 	int n = 0;
 	if (mfd_xdead) return 0;
@@ -61,6 +73,10 @@ static int mfd_drain(Display *d) {
 		if (ev.type == MappingNotify) {
 			XRefreshKeyboardMapping(&ev.xmapping);
 			if (ev.xmapping.request == MappingKeyboard) n++;
+		} else if (mfd_xkb_event >= 0 && ev.type == mfd_xkb_event) {
+			XkbEvent *xe = (XkbEvent *)&ev;
+			if (xe->any.xkb_type == XkbNewKeyboardNotify ||
+			    (xe->any.xkb_type == XkbMapNotify && (xe->map.changed & XkbKeySymsMask))) n++;
 		}
 	}
 	return n;
@@ -140,24 +156,23 @@ type x11Injector struct {
 	hold      time.Duration
 
 	// Owned by the X goroutine.
-	dpy        *C.Display
-	minKC      int
-	perKC      int
-	loc        map[uint32]keyLoc   // keysym -> where it is typed
-	spares     []uint8             // keycodes with no keysyms, not modifiers
-	temps      map[uint8]*tempBind // spare keycodes we bound
-	tempSym    map[uint32]uint8    // keysym -> spare keycode bound to it
-	heldKeys   map[string]heldKey  // canonical key name -> what is down
-	heldOrder  []string            // press order, to release in reverse
-	heldBtns   map[Button]bool     // buttons we pressed
-	ownChanges int                 // our mapping changes not yet notified
-	restore    *time.Timer         // fires when a binding may be undone
-	restoreC   <-chan time.Time    // restore.C while armed, else nil
-	dead       bool                // the connection is gone
-	modKCs     map[uint8]bool      // keycodes in the modifier map
-	shiftKC    uint8               // a keycode with Shift_L at level 0, or 0
-	keysBuf    []C.KeySym          // scratch row for XChangeKeyboardMapping
-	lastUse    map[uint8]time.Time // last event time per temp keycode
+	dpy       *C.Display
+	minKC     int
+	perKC     int
+	loc       map[uint32]keyLoc   // keysym -> where it is typed
+	spares    []uint8             // keycodes with no keysyms, not modifiers
+	temps     map[uint8]*tempBind // spare keycodes we bound
+	tempSym   map[uint32]uint8    // keysym -> spare keycode bound to it
+	heldKeys  map[string]heldKey  // canonical key name -> what is down
+	heldOrder []string            // press order, to release in reverse
+	heldBtns  map[Button]bool     // buttons we pressed
+	restore   *time.Timer         // fires when a binding may be undone
+	restoreC  <-chan time.Time    // restore.C while armed, else nil
+	dead      bool                // the connection is gone
+	modKCs    map[uint8]bool      // keycodes in the modifier map
+	shiftKC   uint8               // a keycode with Shift_L at level 0, or 0
+	keysBuf   []C.KeySym          // scratch row for XChangeKeyboardMapping
+	lastUse   map[uint8]time.Time // last event time per temp keycode
 }
 
 // keyLoc says how a keysym is typed: its keycode, with Shift or without.
@@ -269,15 +284,28 @@ func (x *x11Injector) run(name string, ready chan<- error) {
 	}
 }
 
-// do runs f on the X goroutine and returns its error.
-func (x *x11Injector) do(f func() error) error {
+// do runs f on the X goroutine, unless the connection is gone, and
+// returns its error wrapped with what (a gerund: "tapping a").
+func (x *x11Injector) do(what string, f func() error) error {
 	res := make(chan error, 1)
-	select {
-	case x.reqs <- func() { res <- f() }:
-		return <-res
-	case <-x.done:
-		return errClosed
+	run := func() {
+		if x.dead {
+			res <- errConnLost
+			return
+		}
+		res <- f()
 	}
+	var err error
+	select {
+	case x.reqs <- run:
+		err = <-res
+	case <-x.done:
+		err = errClosed
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // sync waits for the server to handle every request sent so far and
@@ -377,19 +405,16 @@ func (x *x11Injector) loadKeymap() error {
 	return nil
 }
 
-// refresh reads pending events and reloads the keymap if another client
-// changed it since we last looked.
+// refresh reads pending events and reloads the keymap if it changed since
+// we last looked. Our own bindings change it too, so a reload follows
+// typing characters the keymap lacks; that costs one round trip.
 func (x *x11Injector) refresh() error {
 	if x.dead {
 		return errConnLost
 	}
-	n := int(C.mfd_drain(x.dpy))
-	if n <= x.ownChanges {
-		x.ownChanges -= n
+	if C.mfd_drain(x.dpy) == 0 {
 		return nil
 	}
-	x.ownChanges = 0
-	x.log.Debug("keymap changed, reloading")
 	return x.loadKeymap()
 }
 
@@ -406,7 +431,6 @@ func (x *x11Injector) setRow(kc uint8, sym uint32) {
 		}
 	}
 	C.XChangeKeyboardMapping(x.dpy, C.int(kc), C.int(x.perKC), &x.keysBuf[0], 1)
-	x.ownChanges++
 }
 
 // resolve returns where sym is typed, binding a spare keycode to it if the
@@ -592,49 +616,55 @@ func lookup(name string) (Key, error) {
 	return k, nil
 }
 
+// heldKC reports whether KeyDown holds keycode kc (or Shift for a held
+// key), so that a tap neither presses it twice nor lets it go.
+func (x *x11Injector) heldKC(kc uint8) bool {
+	for _, h := range x.heldKeys {
+		if h.kc == kc || h.shift && x.shiftKC == kc {
+			return true
+		}
+	}
+	return false
+}
+
 func (x *x11Injector) KeyDown(name string) error {
 	k, err := lookup(name)
 	if err != nil {
-		return fmt.Errorf("pressing key: %w", err)
+		return fmt.Errorf("pressing a key: %w", err)
 	}
-	return x.do(func() error {
-		if err := x.refresh(); err != nil {
-			return fmt.Errorf("pressing %s: %w", k.Name, err)
-		}
+	return x.do("pressing "+k.Name, func() error {
 		if _, held := x.heldKeys[k.Name]; held {
-			return nil
+			return nil // a panel repeating a held key
+		}
+		if err := x.refresh(); err != nil {
+			return err
 		}
 		l, err := x.resolve(k.Keysym)
 		if err != nil {
-			return fmt.Errorf("pressing %s: %w", k.Name, err)
+			return err
 		}
 		if b, ok := x.temps[l.kc]; ok {
 			b.pinned++
 		}
-		if l.shift {
+		addShift := l.shift && !x.heldKC(x.shiftKC)
+		if addShift {
 			x.key(x.shiftKC, true)
 		}
 		x.key(l.kc, true)
-		x.heldKeys[k.Name] = heldKey{kc: l.kc, shift: l.shift}
+		x.heldKeys[k.Name] = heldKey{kc: l.kc, shift: addShift}
 		x.heldOrder = append(x.heldOrder, k.Name)
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("pressing %s: %w", k.Name, err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
 func (x *x11Injector) KeyUp(name string) error {
 	k, err := lookup(name)
 	if err != nil {
-		return fmt.Errorf("releasing key: %w", err)
+		return fmt.Errorf("releasing a key: %w", err)
 	}
-	return x.do(func() error {
+	return x.do("releasing "+k.Name, func() error {
 		x.releaseKey(k.Name)
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("releasing %s: %w", k.Name, err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
@@ -644,29 +674,29 @@ func (x *x11Injector) releaseKey(name string) {
 	if !ok {
 		return
 	}
+	delete(x.heldKeys, name)
+	x.heldOrder = slices.DeleteFunc(x.heldOrder, func(n string) bool { return n == name })
 	x.key(h.kc, false)
-	if h.shift {
+	if h.shift && !x.heldKC(x.shiftKC) {
 		x.key(x.shiftKC, false)
 	}
 	if b, ok := x.temps[h.kc]; ok && b.pinned > 0 {
 		b.pinned--
 	}
-	delete(x.heldKeys, name)
-	x.heldOrder = slices.DeleteFunc(x.heldOrder, func(n string) bool { return n == name })
 }
 
 func (x *x11Injector) Tap(name string, mods []string) error {
 	k, err := lookup(name)
 	if err != nil {
-		return fmt.Errorf("tapping key: %w", err)
+		return fmt.Errorf("tapping a key: %w", err)
 	}
 	canon, err := ParseMods(mods)
 	if err != nil {
 		return fmt.Errorf("tapping %s: %w", k.Name, err)
 	}
-	return x.do(func() error {
+	return x.do("tapping "+k.Name, func() error {
 		if err := x.refresh(); err != nil {
-			return fmt.Errorf("tapping %s: %w", k.Name, err)
+			return err
 		}
 		var modKCs [4]uint8
 		mk := modKCs[:0]
@@ -674,19 +704,22 @@ func (x *x11Injector) Tap(name string, mods []string) error {
 		for _, m := range canon {
 			l, err := x.resolve(keyTable[m].Keysym)
 			if err != nil {
-				return fmt.Errorf("tapping %s: %w", k.Name, err)
+				return err
 			}
-			mk = append(mk, l.kc)
-			shifted = shifted || m == "shift"
+			shifted = shifted || m == "shift" || l.kc == x.shiftKC
+			// A modifier KeyDown holds stays down and is not released.
+			if !x.heldKC(l.kc) {
+				mk = append(mk, l.kc)
+			}
 		}
 		l, err := x.resolve(k.Keysym)
 		if err != nil {
-			return fmt.Errorf("tapping %s: %w", k.Name, err)
+			return err
 		}
 		for _, kc := range mk {
 			x.key(kc, true)
 		}
-		addShift := l.shift && !shifted
+		addShift := l.shift && !shifted && !x.heldKC(x.shiftKC)
 		if addShift {
 			x.key(x.shiftKC, true)
 		}
@@ -698,10 +731,7 @@ func (x *x11Injector) Tap(name string, mods []string) error {
 		for i := len(mk) - 1; i >= 0; i-- {
 			x.key(mk[i], false)
 		}
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("tapping %s: %w", k.Name, err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
@@ -735,40 +765,34 @@ func (x *x11Injector) Type(text string) error {
 	if len(syms) == 0 {
 		return nil
 	}
-	return x.do(func() error {
+	return x.do("typing text", func() error {
 		if err := x.refresh(); err != nil {
-			return fmt.Errorf("typing text: %w", err)
+			return err
 		}
 		x.prebind(syms)
 		for _, s := range syms {
 			l, err := x.resolve(s)
 			if err != nil {
-				x.sync()
-				return fmt.Errorf("typing text: %w", err)
+				x.sync() // what was typed so far still goes out
+				return err
+			}
+			if l.shift && x.heldKC(x.shiftKC) {
+				l.shift = false
 			}
 			x.tapLoc(l)
 		}
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("typing text: %w", err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
 func (x *x11Injector) Move(px, py int, rel bool) error {
-	return x.do(func() error {
-		if x.dead {
-			return fmt.Errorf("moving the pointer: %w", errConnLost)
-		}
+	return x.do("moving the pointer", func() error {
 		if rel {
 			C.mfd_move_rel(x.dpy, C.int(px), C.int(py))
 		} else {
 			C.mfd_move(x.dpy, C.int(px), C.int(py))
 		}
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("moving the pointer: %w", err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
@@ -790,16 +814,13 @@ func (x *x11Injector) ButtonDown(b Button) error {
 	if err != nil {
 		return fmt.Errorf("pressing a button: %w", err)
 	}
-	return x.do(func() error {
+	return x.do("pressing a button", func() error {
 		if x.heldBtns[b] {
-			return nil
+			return nil // a panel repeating a held button
 		}
 		C.mfd_button(x.dpy, xb, 1)
 		x.heldBtns[b] = true
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("pressing button %d: %w", xb, err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
@@ -808,16 +829,13 @@ func (x *x11Injector) ButtonUp(b Button) error {
 	if err != nil {
 		return fmt.Errorf("releasing a button: %w", err)
 	}
-	return x.do(func() error {
+	return x.do("releasing a button", func() error {
 		if !x.heldBtns[b] {
 			return nil
 		}
 		C.mfd_button(x.dpy, xb, 0)
 		delete(x.heldBtns, b)
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("releasing button %d: %w", xb, err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
@@ -829,15 +847,12 @@ func (x *x11Injector) Click(b Button, count int) error {
 	if count < 1 || count > 3 {
 		return fmt.Errorf("clicking: count %d is not 1-3", count)
 	}
-	return x.do(func() error {
+	return x.do("clicking", func() error {
 		for range count {
 			C.mfd_button(x.dpy, xb, 1)
 			C.mfd_button(x.dpy, xb, 0)
 		}
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("clicking button %d: %w", xb, err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 
@@ -849,7 +864,7 @@ func (x *x11Injector) Scroll(dx, dy int) error {
 	if abs(dx) > maxScrollSteps || abs(dy) > maxScrollSteps {
 		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, maxScrollSteps)
 	}
-	return x.do(func() error {
+	return x.do("scrolling", func() error {
 		// X buttons 4 and 5 scroll up and down, 6 and 7 left and right.
 		step := func(n int, neg, pos C.uint) {
 			b := pos
@@ -863,10 +878,7 @@ func (x *x11Injector) Scroll(dx, dy int) error {
 		}
 		step(dy, 4, 5)
 		step(dx, 6, 7)
-		if err := x.sync(); err != nil {
-			return fmt.Errorf("scrolling: %w", err)
-		}
-		return nil
+		return x.sync()
 	})
 }
 

@@ -86,6 +86,23 @@ func TestX11Keys(t *testing.T) {
 		t.Fatalf("KeyUp(x) when not held = %v", err)
 	}
 
+	// A modifier held with KeyDown stays held through taps and typing
+	// that use it, and is not pressed twice.
+	if err := inj.KeyDown("shift"); err != nil {
+		t.Fatalf("KeyDown(shift) = %v", err)
+	}
+	if err := inj.Tap("a", []string{"shift"}); err != nil {
+		t.Fatalf("Tap(a, shift) with shift held = %v", err)
+	}
+	if err := inj.Type("B"); err != nil {
+		t.Fatalf("Type(B) with shift held = %v", err)
+	}
+	if err := inj.KeyUp("shift"); err != nil {
+		t.Fatalf("KeyUp(shift) = %v", err)
+	}
+	xev.expect(t, "KeyDown(shift), Tap(a, shift), Type(B), KeyUp(shift)",
+		shifted(seq(keyTap("0x41"), keyTap("0x42"))...)...)
+
 	if err := inj.Tap("nosuchkey", nil); err == nil {
 		t.Errorf("Tap(nosuchkey) = nil, want an error")
 	}
@@ -152,6 +169,32 @@ func TestX11Unicode(t *testing.T) {
 	if after := runX(t, display, "xmodmap", "-pke"); after != before {
 		t.Errorf("xmodmap -pke differs after Close")
 	}
+}
+
+// TestX11ExternalKeymapChange remaps a key from another client: the
+// injector must notice and type what it is asked, not what it remembers.
+func TestX11ExternalKeymapChange(t *testing.T) {
+	display := startXvfb(t)
+	xev := startXev(t, display)
+	inj := newTestX11(t, display, X11Options{})
+	if err := inj.Type("a"); err != nil {
+		t.Fatalf("Type(a) = %v", err)
+	}
+	xev.expect(t, "Type(a)", keyTap("0x61")...)
+
+	// Keycode 38 types a on Xvfb's keymap; make it type q.
+	runX(t, display, "xmodmap", "-e", "keycode 38 = q Q")
+	after := runX(t, display, "xmodmap", "-pke")
+	if err := inj.Type("aq"); err != nil {
+		t.Fatalf("Type(aq) = %v", err)
+	}
+	xev.expect(t, "Type(aq) after remapping", seq(keyTap("0x61"), keyTap("0x71"))...)
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if got := runX(t, display, "xmodmap", "-pke"); got != after {
+			return fmt.Errorf("xmodmap -pke differs after Type(aq)")
+		}
+		return nil
+	})
 }
 
 // TestX11Pointer moves and clicks, read back with xdotool and xev.
