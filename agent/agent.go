@@ -95,6 +95,14 @@ type ConnOptions struct {
 
 // Agent turns commands on its host's topics into input. Create it with
 // New, then Start; Close stops it. Its methods are safe for concurrent use.
+//
+// The MQTT callback only checks, decodes and queues; one worker goroutine
+// runs commands in arrival order and publishes the replies. Held keys and
+// buttons are released on their up, on release.all, when their client's
+// presence goes offline, 3 s after the last repeat of their down, when
+// remote input is switched off, on Close, and whenever the broker
+// connection drops, including the planned reconnect that renews the token
+// (a key cannot be known to be wanted across a gap in the connection).
 type Agent struct {
 	host  ids.HostID
 	name  string
@@ -549,9 +557,16 @@ func (a *Agent) announce(cm *autopaho.ConnectionManager) {
 	sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
 	if sa != nil {
 		for i, code := range sa.Reasons {
-			if code >= 0x80 && i < len(subs) {
-				a.log.Warn("the broker refused a subscription", "topic", subs[i].Topic, "reason", code)
+			if code < 0x80 || i >= len(subs) {
+				continue
 			}
+			level := slog.LevelWarn
+			if strings.HasSuffix(subs[i].Topic, "/status") {
+				// Brokers that keep the discovery tree to integrations
+				// refuse this one; discovery is then sent once a connect.
+				level = slog.LevelDebug
+			}
+			a.log.Log(ctx, level, "the broker refused a subscription", "topic", subs[i].Topic, "reason", code)
 		}
 	} else if err != nil {
 		a.log.Warn("subscribing", "err", err)

@@ -26,7 +26,7 @@ import (
 // startMochi runs an in-process mochi broker that lets everyone in, with a
 // TLS WebSocket listener; it returns the broker, the wss URL and a pool
 // that trusts its certificate.
-func startMochi(t *testing.T) (*mqtt.Server, *url.URL, *x509.CertPool) {
+func startMochi(t testing.TB) (*mqtt.Server, *url.URL, *x509.CertPool) {
 	t.Helper()
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {

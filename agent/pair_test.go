@@ -110,7 +110,7 @@ func (f *fakeAuthServer) authoriseCount() int {
 	return len(f.requests)
 }
 
-func selfSigned(t *testing.T) *tls.Certificate {
+func selfSigned(t testing.TB) *tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
