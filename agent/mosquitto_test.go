@@ -325,3 +325,52 @@ func TestAgentWrongPasswordRetries(t *testing.T) {
 	})
 	a.Close()
 }
+
+// TestAgentKilledLeavesWill runs an agent in a child process, kills it
+// with SIGKILL, and checks that the broker marks the host offline with
+// the agent's retained Will.
+func TestAgentKilledLeavesWill(t *testing.T) {
+	addr := startMosquitto(t, map[string]string{"agent": "agent-pw", "p-panel": "panel-pw"})
+	panel := dialClient(t, addr, "p-panel", "panel-pw", "p-panel/tab")
+	panel.subscribe(wire.StatusTopic(testHost))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAgentHelperProcess$")
+	cmd.Env = append(os.Environ(), "MFD_AGENT_HELPER_BROKER="+addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	panel.waitFor(wire.StatusTopic(testHost), statusIs(true))
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	panel.waitFor(wire.StatusTopic(testHost), statusIs(false))
+	// A client that arrives later finds the retained offline status.
+	late := dialClient(t, addr, "p-panel", "panel-pw", "p-panel/late")
+	late.subscribe(wire.StatusTopic(testHost))
+	st := late.waitFor(wire.StatusTopic(testHost), statusIs(false))
+	if !st.Retain {
+		t.Errorf("the Will's status is not retained")
+	}
+}
+
+// TestAgentHelperProcess is the child of TestAgentKilledLeavesWill; it
+// does nothing unless run by it.
+func TestAgentHelperProcess(t *testing.T) {
+	addr := os.Getenv("MFD_AGENT_HELPER_BROKER")
+	if addr == "" {
+		return
+	}
+	u, _ := url.Parse("mqtt://" + addr)
+	a, err := New(Options{Host: testHost, Injector: &fakeInjector{}, Conn: ConnOptions{Servers: []*url.URL{u},
+		Credentials: func(context.Context) (string, string, error) { return "agent", "agent-pw", nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {} // until killed
+}
