@@ -95,9 +95,12 @@ function hostsChanged(list) {
 // and, when refused, waits for the user to ask for a new pairing.
 async function pair(info) {
   let key = store.pairing().key;
+  // The first ask returns at once, so the code shows at once; then the
+  // server holds each poll until a decision or WAIT_S.
+  let wait = 0;
   for (;;) {
     const t0 = performance.now();
-    const r = await api.authorise(key, store.deviceName(), WAIT_S);
+    const r = await api.authorise(key, store.deviceName(), wait);
     if (r.status === 200) return r.body;
     if (r.status === 202) {
       const code = r.body.pairing_code || '';
@@ -108,8 +111,12 @@ async function pair(info) {
       $('pair-pending').hidden = false;
       $('pair-refused').hidden = true;
       showScreen('pair');
-      const wait = (r.body.retry_after || 2) * 1000 - (performance.now() - t0);
-      if (wait > 0) await sleep(wait);
+      if (wait) {
+        // A server that did not hold the request is polled at its pace.
+        const left = (r.body.retry_after || 2) * 1000 - (performance.now() - t0);
+        if (left > 0) await sleep(left);
+      }
+      wait = WAIT_S;
       continue;
     }
     // 403: denied or revoked. The key is spent: only a new one can ask again.
@@ -124,6 +131,7 @@ async function pair(info) {
     if (session) { session.close(); session = null; }
     await once('pair-again');
     key = store.newKey(info.server_id);
+    wait = 0;
   }
 }
 

@@ -202,7 +202,12 @@ export class Session {
   // send publishes cmd to host. With track it resolves to the reply
   // {ok, code, message, ms}, or code "timeout" after 10 s; without, it
   // resolves at once and the reply, if any, is ignored.
-  send(host, cmd, { track = true, qos = 1 } = {}) {
+  //
+  // Commands go at QoS 0: the reply is the acknowledgement that counts (a
+  // lost command shows as a timeout on its button), and a PUBACK carrying
+  // properties with reason code 0x01, as mochi 2.7 sends one, makes MQTT.js
+  // drop the connection's parser state.
+  send(host, cmd, { track = true, qos = 0 } = {}) {
     const id = newID();
     const body = JSON.stringify({ id, ...cmd });
     const c = this.client;

@@ -32,7 +32,14 @@ describe('panel against a real mfd serve', { skip }, () => {
   const errorsAt = {};
 
   const state = () => page.evaluate(() => window.__mfd && window.__mfd.state);
-  const waitState = (want, timeout = 15000) => L.waitFor(async () => (await state()) === want, { timeout, message: `panel state ${want} (now ${want})` });
+  const waitState = async (want, timeout = 15000) => {
+    try {
+      await L.waitFor(async () => (await state()) === want, { timeout, message: `panel state ${want}` });
+    } catch (err) {
+      err.message += ` (now ${await state()}: ${await page.locator('#conn').innerText()})`;
+      throw err;
+    }
+  };
   const pending = async (s = srv) => (await s.clients()).filter((c) => c.state === 'pending');
 
   before(async () => {
@@ -83,7 +90,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     await button.waitFor({ state: 'visible', timeout: 15000 });
     assert.equal(await button.locator('.label').innerText(), 'Type hello');
     assert.ok(await button.isEnabled(), 'the action of an online host is enabled');
-    const card = page.locator('.host', { has: button });
+    const card = page.locator('.host', { has: page.locator('button[data-action="type-hello"]') });
     const text = await card.innerText();
     assert.match(text, /online/);
     assert.match(text, /x11/);
