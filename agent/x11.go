@@ -172,7 +172,8 @@ type x11Injector struct {
 	modKCs    map[uint8]bool      // keycodes in the modifier map
 	shiftKC   uint8               // a keycode with Shift_L at level 0, or 0
 	keysBuf   []C.KeySym          // scratch row for XChangeKeyboardMapping
-	lastUse   map[uint8]time.Time // last event time per temp keycode
+	lastUse   map[uint8]time.Time // per temp keycode: when a client reads its last event
+	readBy    time.Time           // when a client will have read all we sent
 }
 
 // keyLoc says how a keysym is typed: its keycode, with Shift or without.
@@ -489,7 +490,7 @@ func (x *x11Injector) bind(sym uint32) (uint8, error) {
 	x.setRow(kc, sym)
 	x.temps[kc] = &tempBind{sym: sym}
 	x.tempSym[sym] = kc
-	x.lastUse[kc] = time.Now()
+	x.lastUse[kc] = x.clientReadBy()
 	x.loc[sym] = keyLoc{kc: kc}
 	return kc, nil
 }
@@ -548,7 +549,7 @@ func (x *x11Injector) restoreIdle(all bool) {
 	now := time.Now()
 	changed := false
 	for kc, b := range x.temps {
-		if b.pinned > 0 || !all && now.Sub(x.lastUse[kc]) < x.hold {
+		if b.pinned > 0 || !all && now.Before(x.lastUse[kc].Add(x.hold)) {
 			continue
 		}
 		x.setRow(kc, 0)
@@ -567,11 +568,32 @@ func (x *x11Injector) restoreIdle(all bool) {
 	}
 }
 
-// key sends one key event and notes when a bound keycode was last used.
+// clientEventRate is how many key events a second a client is assumed to
+// read at least. We send faster than any client reads, so a client may
+// read a key event long after we sent it, and it looks the keysym up only
+// then: a binding must last until then.
+const clientEventRate = 1000
+
+// clientReadBy returns when a client reading clientEventRate events a
+// second will have read everything sent so far.
+func (x *x11Injector) clientReadBy() time.Time {
+	return later(x.readBy, time.Now())
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// key sends one key event and notes when a client will have read it, for
+// the bound keycodes.
 func (x *x11Injector) key(kc uint8, down bool) {
 	C.mfd_key(x.dpy, C.uint(kc), boolInt(down))
+	x.readBy = x.clientReadBy().Add(time.Second / clientEventRate)
 	if _, ok := x.temps[kc]; ok {
-		x.lastUse[kc] = time.Now()
+		x.lastUse[kc] = x.readBy
 	}
 	x.pause()
 }
@@ -900,6 +922,10 @@ func (x *x11Injector) Close() error {
 	return x.closeErr
 }
 
+// maxCloseWait bounds how long Close waits for clients to read what used
+// a bound keycode, after a long text typed just before.
+const maxCloseWait = 2 * time.Second
+
 // shutdown is Close on the X goroutine.
 func (x *x11Injector) shutdown() error {
 	x.restore.Stop()
@@ -921,7 +947,7 @@ func (x *x11Injector) shutdown() error {
 					last = t
 				}
 			}
-			if wait := time.Until(last.Add(x.hold)); wait > 0 {
+			if wait := min(time.Until(last.Add(x.hold)), maxCloseWait); wait > 0 {
 				time.Sleep(wait)
 			}
 			x.restoreIdle(true)

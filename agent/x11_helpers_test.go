@@ -261,21 +261,62 @@ func (x *xevWatcher) read(r io.Reader, windowc chan<- string) {
 // fails the test otherwise.
 func (x *xevWatcher) expect(tb testing.TB, what string, want ...xEvent) {
 	tb.Helper()
-	checkFor(tb, 5*time.Second, 5*time.Millisecond, func() error {
+	x.expectExcept(tb, what, nil, want...)
+}
+
+// expectExcept is expect that leaves out the events skip reports.
+func (x *xevWatcher) expectExcept(tb testing.TB, what string, skip func(xEvent) bool, want ...xEvent) {
+	tb.Helper()
+	var seen int // events since the mark, skipped ones included
+	checkFor(tb, 10*time.Second, 5*time.Millisecond, func() error {
 		x.mu.Lock()
-		got := append([]xEvent(nil), x.events[x.mark:]...)
-		x.mu.Unlock()
-		if len(got) < len(want) {
-			return fmt.Errorf("%s: xev saw %v, want %v", what, got, want)
+		all := x.events[x.mark:]
+		seen = len(all)
+		var got []xEvent
+		for _, e := range all {
+			if skip == nil || !skip(e) {
+				got = append(got, e)
+			}
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			tb.Fatalf("%s: xev saw %v, want %v", what, got, want)
+		x.mu.Unlock()
+		if i := firstDiff(got, want); i < min(len(got), len(want)) {
+			tb.Fatalf("%s: xev saw %v, want %v", what, window(got, i), window(want, i))
+		}
+		if len(got) != len(want) {
+			if len(got) > len(want) {
+				tb.Fatalf("%s: xev saw %d events, want %d: extra %v", what, len(got), len(want), window(got, len(want)))
+			}
+			return fmt.Errorf("%s: xev saw %d events, want %d; missing %v", what, len(got), len(want), window(want, len(got)))
 		}
 		return nil
 	})
 	x.mu.Lock()
-	x.mark += len(want)
+	x.mark += seen
 	x.mu.Unlock()
+}
+
+// firstDiff returns the index of the first difference between a and b
+// within their common length, or that length.
+func firstDiff(a, b []xEvent) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// window formats the events of es from i on, at most 12, for a message.
+func window(es []xEvent, i int) string {
+	end := min(len(es), i+12)
+	s := fmt.Sprint(es[i:end])
+	if i > 0 {
+		s = fmt.Sprintf("[%d:]%s", i, s)
+	}
+	if end < len(es) {
+		s += "..."
+	}
+	return s
 }
 
 // keyTap is the press and release of keysym sym.

@@ -19,9 +19,12 @@ type X11Options struct {
 	KeyDelay time.Duration
 	// KeymapHold is how long a spare keycode bound to a character that is
 	// not in the keymap keeps that binding after its last use before the
-	// original (empty) mapping is put back. Clients look the keysym up
-	// only when they read the key event, so undoing the binding at once
-	// would make them see nothing. Zero means DefaultKeymapHold.
+	// original (empty) mapping is put back or the keycode is bound to
+	// another character. Clients look the keysym up only when they read
+	// the key event, so undoing the binding at once would make them see
+	// nothing. It counts from when a client that reads 1000 key events a
+	// second would have read that last use, since a long text is sent
+	// faster than clients read it. Zero means DefaultKeymapHold.
 	KeymapHold time.Duration
 	// Logger receives debug and warning records; nil discards them.
 	Logger *slog.Logger

@@ -5,6 +5,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,49 @@ func TestX11ExternalKeymapChange(t *testing.T) {
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if got := runX(t, display, "xmodmap", "-pke"); got != after {
 			return fmt.Errorf("xmodmap -pke differs after Type(aq)")
+		}
+		return nil
+	})
+}
+
+// TestX11TypeLong types a long text at full speed, with more distinct
+// missing characters than there are spare keycodes, and checks every
+// keysym at the X server.
+func TestX11TypeLong(t *testing.T) {
+	display := startXvfb(t)
+	xev := startXev(t, display)
+	before := runX(t, display, "xmodmap", "-pke")
+	inj := newTestX11(t, display, X11Options{})
+
+	var text strings.Builder
+	for i := range 40 {
+		text.WriteString("The quick brown fox, 1 (Dog)! ")
+		text.WriteRune(rune(0x3b1 + i%30)) // Greek, 30 distinct letters
+		text.WriteString("é€😀\n")
+	}
+	var want []xEvent
+	runes := 0
+	for _, r := range text.String() {
+		runes++
+		sym, err := runeKeysym(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, keyTap(fmt.Sprintf("%#x", sym))...)
+	}
+	start := time.Now()
+	if err := inj.Type(text.String()); err != nil {
+		t.Fatalf("Type(%d characters) = %v", runes, err)
+	}
+	took := time.Since(start)
+	// Which characters need Shift depends on the keymap ("(" is on a
+	// keypad key without it), so Shift is left out here.
+	shiftL := func(e xEvent) bool { return e.Detail == "0xffe1" }
+	xev.expectExcept(t, fmt.Sprintf("Type(%d characters)", runes), shiftL, want...)
+	t.Logf("typed %d characters in %v (%.0f/s), each seen by xev", runes, took, float64(runes)/took.Seconds())
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if after := runX(t, display, "xmodmap", "-pke"); after != before {
+			return fmt.Errorf("xmodmap -pke differs after typing")
 		}
 		return nil
 	})
