@@ -142,8 +142,8 @@ var errConnLost = fmt.Errorf("lost the X connection: %w", ErrNoInput)
 
 // x11Injector drives an X server through XTest. Every X call runs on the
 // goroutine started by NewX11, locked to its OS thread; the methods hand
-// it closures and wait for them. Fields below the mutex line are touched
-// only on that goroutine.
+// it closures and wait for them. The fields after "Owned by the X
+// goroutine" are touched only there; the rest are fixed by NewX11.
 type x11Injector struct {
 	reqs      chan func()
 	quit      chan struct{}
