@@ -290,7 +290,9 @@ func reconnectBackoff(attempt int) time.Duration {
 // safe after a failed or missing Start.
 func (a *Agent) Close() error {
 	a.closeOnce.Do(func() {
+		a.mu.Lock() // so that goSafely adds nothing after the Wait below
 		a.closing.Store(true)
+		a.mu.Unlock()
 		close(a.stop)
 		if a.started.Load() {
 			<-a.workerDone
@@ -617,3 +619,13 @@ func jwtExpiry(s string) time.Time {
 	}
 	return time.Unix(n, 0)
 }
+
+// SetInput switches remote input on or off, as an input/set message does:
+// off answers every command input_off and releases everything held. The
+// state is announced on the input topic and kept in the state dir.
+func (a *Agent) SetInput(on bool) {
+	a.enqueue(task{kind: taskInput, on: on})
+}
+
+// InputOn reports whether remote input is on.
+func (a *Agent) InputOn() bool { return a.inputOn.Load() }

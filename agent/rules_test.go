@@ -451,3 +451,17 @@ func TestReconnectBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestSetInput(t *testing.T) {
+	ta := newTestAgent(t, nil)
+	ta.SetInput(false)
+	ta.send(subA, `{"id":"1","op":"key.tap","key":"a"}`)
+	if rs := ta.replies(subA, 1); codeOf(rs[0]) != wire.CodeInputOff || ta.InputOn() {
+		t.Errorf("after SetInput(false): %+v, InputOn %v", rs[0], ta.InputOn())
+	}
+	ta.SetInput(true)
+	ta.send(subA, `{"id":"2","op":"key.tap","key":"a"}`)
+	if rs := ta.replies(subA, 2); !rs[1].OK || !ta.InputOn() {
+		t.Errorf("after SetInput(true): %+v", rs[1])
+	}
+}
