@@ -25,6 +25,16 @@ await build({
   logLevel: 'warning',
 });
 await build({
+  entryPoints: [join(src, 'boot.js')],
+  outfile: join(dist, 'boot.js'),
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  platform: 'browser',
+  target: ['es2020'],
+  logLevel: 'warning',
+});
+await build({
   entryPoints: [join(src, 'app.css')],
   outfile: join(dist, 'app.css'),
   bundle: true,

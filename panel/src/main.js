@@ -11,7 +11,8 @@ import { $ } from './dom.js';
 const WAIT_S = 25;
 
 // __mfd is what the browser tests and `make bench` read.
-const mfd = (window.__mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, code: null, sub: null });
+const mfd = (window.__mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, code: null, sub: null, marks: {} });
+const mark = (name) => { if (mfd.marks[name] == null) mfd.marks[name] = Math.round(performance.now()); };
 
 const screens = ['busy', 'warning', 'pair', 'panel'];
 function showScreen(name) {
@@ -93,14 +94,15 @@ function hostsChanged(list) {
 
 // pair runs POST /authorise until approved; it shows the code while pending
 // and, when refused, waits for the user to ask for a new pairing.
-async function pair(info) {
+async function pair(info, early) {
   let key = store.pairing().key;
   // The first ask returns at once, so the code shows at once; then the
   // server holds each poll until a decision or WAIT_S.
   let wait = 0;
   for (;;) {
     const t0 = performance.now();
-    const r = await api.authorise(key, store.deviceName(), wait);
+    const r = early && early.key === key ? early.auth : await api.authorise(key, store.deviceName(), wait);
+    early = null;
     if (r.status === 200) return r.body;
     if (r.status === 202) {
       const code = r.body.pairing_code || '';
@@ -136,7 +138,7 @@ async function pair(info) {
 }
 
 // connect runs one MQTT session and resolves when it ends unplanned.
-function connect(auth, info) {
+function connect(auth, info, ws) {
   return new Promise((resolve, reject) => {
     const s = new Session({ ...auth, mqtt_path: info.mqtt_path }, {
       connected: (first) => {
@@ -150,6 +152,7 @@ function connect(auth, info) {
         $('screen-panel').classList.remove('disconnected');
         showScreen('panel');
       },
+      connack: () => mark('connack'),
       message: (topic, text) => hosts.update(topic, text),
       token: (msg) => {
         // Every session of this subject (other tabs too) hears every push:
@@ -170,7 +173,7 @@ function connect(auth, info) {
     });
     s.expiresAt = Date.parse(auth.expires_at) || 0;
     hosts.clear();
-    s.start().then(() => {
+    s.start(ws).then(() => {
       if (session) session.close();
       session = s;
       mfd.sub = auth.sub;
@@ -205,6 +208,13 @@ function scheduleRefresh(s, expiresAt, info) {
   }, when);
 }
 
+async function takeBoot() {
+  const p = window.__mfdBoot;
+  window.__mfdBoot = null;
+  if (!p) return {};
+  try { return await p; } catch { return {}; }
+}
+
 async function flow() {
   let backoff = 0;
   for (;;) {
@@ -214,7 +224,11 @@ async function flow() {
     }
     try {
       if (mfd.state !== 'connected' && $('screen-panel').hidden) showScreen('busy');
-      const info = await api.info();
+      mark('flow');
+      // boot.js may have asked already, while this bundle loaded.
+      const early = await takeBoot();
+      const info = early.info || await api.info();
+      mark('info');
       $('server-name').textContent = info.name ? `· ${info.name}` : '';
       const known = store.pairing();
       if (known.serverID && known.serverID !== info.server_id) {
@@ -229,9 +243,14 @@ async function flow() {
         store.newKey(info.server_id);
       }
       setState('busy', 'Signing in…');
-      const auth = await pair(info);
+      const usable = early.auth && early.info.server_id === store.pairing().serverID ? early : null;
+      const auth = await pair(info, usable);
+      mark('authorised');
       if (auth.server_id && auth.server_id !== info.server_id) throw new Error('the server changed while signing in');
-      const why = await connect(auth, info);
+      let ws = usable && usable.auth.body === auth ? early.ws : null;
+      if (early.ws && early.ws !== ws) early.ws.close();
+      if (ws && ws.readyState > WebSocket.OPEN) ws = null;
+      const why = await connect(auth, info, ws);
       // It had connected: the first retry goes at once.
       backoff = 0;
       $('screen-panel').classList.add('disconnected');

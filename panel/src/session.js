@@ -59,15 +59,18 @@ export class Session {
 
   // start connects and subscribes; it rejects with {code} if the broker
   // refuses or the connection fails.
-  async start() {
-    this.client = await this.connect(this.auth.token);
+  async start(ws) {
+    this.client = await this.connect(this.auth.token, ws);
     this.watch(this.client);
     this.on.connected(true);
   }
 
-  connect(token) {
+  // connect opens one MQTT connection, on ws if given (a WebSocket to
+  // this.url, open or opening, that nothing has used yet).
+  connect(token, ws) {
     return new Promise((resolve, reject) => {
       const c = mqtt.connect(this.url, {
+        createWebsocket: ws ? () => ws : undefined,
         protocolVersion: 5,
         clientId: `${this.sub}/${rand()}`,
         username: this.sub,
@@ -107,6 +110,7 @@ export class Session {
       c.on('message', (topic, payload, packet) => this.message(topic, payload, packet));
       c.once('connect', () => {
         if (settled) return;
+        if (this.on.connack) this.on.connack();
         const filters = {
           [`${ROOT}/hosts/+/status`]: { qos: 1 },
           [`${ROOT}/hosts/+/actions`]: { qos: 1 },

@@ -15,8 +15,8 @@ const HOST_CONFIG = `actions:
     label: Type hello
     steps:
       - {op: text.type, text: "hello"}
-  - id: no-such-key
-    label: Broken
+  - id: tap-shift
+    label: Tap Shift
     steps:
       - {op: key.tap, key: shift}
 `;
@@ -95,7 +95,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.match(text, /online/);
     assert.match(text, /x11/);
     assert.match(text, /1280×1024/);
-    assert.equal(await page.locator('.host button[data-action="no-such-key"]').count(), 1);
+    assert.equal(await page.locator('.host button[data-action="tap-shift"]').count(), 1);
     const approved = (await srv.clients()).filter((c) => c.state === 'approved' && c.role === 'panel');
     assert.deepEqual(approved.map((c) => c.sub), [sub]);
   });
