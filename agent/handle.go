@@ -32,9 +32,7 @@ type task struct {
 	kind     taskKind
 	cmd      command
 	sub      ids.Subject
-	press    bool
 	rt       replyTarget
-	recv     time.Time
 	deadline time.Time
 	err      *cmdError
 	on       bool
@@ -133,7 +131,7 @@ func (a *Agent) onCommand(p *paho.Publish, sub ids.Subject, now time.Time) {
 		a.enqueue(task{kind: taskReply, rt: rt, cmd: c, err: err})
 		return
 	}
-	a.enqueue(task{kind: taskCommand, cmd: c, sub: sub, rt: rt, recv: now, deadline: deadlineFor(p, now)})
+	a.enqueue(task{kind: taskCommand, cmd: c, sub: sub, rt: rt, deadline: deadlineFor(p, now)})
 }
 
 // onPress handles press/{action}. The sender is the subject the broker
@@ -161,7 +159,7 @@ func (a *Agent) onPress(p *paho.Publish, action string, now time.Time) {
 		return
 	}
 	c := command{ID: id, Op: wire.OpActionRun, Action: action, TS: ts}
-	a.enqueue(task{kind: taskCommand, cmd: c, sub: sub, press: true, rt: rt, recv: now, deadline: deadlineFor(p, now)})
+	a.enqueue(task{kind: taskCommand, cmd: c, sub: sub, rt: rt, deadline: deadlineFor(p, now)})
 }
 
 func (a *Agent) onInputSet(p *paho.Publish) {
