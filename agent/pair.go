@@ -270,13 +270,18 @@ func (p *Pairing) authorise(ctx context.Context, wait bool) error {
 		HostID:   p.Host.String(),
 	})
 	u := p.opts.Server.JoinPath("/authorise")
-	if wait {
-		u.RawQuery = "wait=30"
-	}
+	held := *u
+	held.RawQuery = "wait=30"
 	lastCode := ""
 	failures := 0
 	for {
-		status, hdr, b, err := p.post(ctx, u, body, wait)
+		// The first request is answered at once, so the pairing code
+		// shows without delay; later ones are held until a decision.
+		target := u
+		if wait && lastCode != "" {
+			target = &held
+		}
+		status, hdr, b, err := p.post(ctx, target, body, target == &held)
 		if err != nil {
 			if errors.Is(err, ErrCertChanged) || ctx.Err() != nil || !wait {
 				return err
