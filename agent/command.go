@@ -291,7 +291,7 @@ func checkText(s string) *cmdError {
 		}
 	}
 	if n > wire.MaxTextRunes {
-		return errf(wire.CodeBadRequest, "text is %d characters, the limit is %d", n, wire.MaxTextRunes)
+		return errf(wire.CodeTooLarge, "text is %d characters, the limit is %d", n, wire.MaxTextRunes)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func TestDecodeCommand(t *testing.T) {
 		{`{"id":"1","op":"key.up"}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type","text":"hi\nthere\t😀 é€"}`, ""},
 		{`{"id":"1","op":"text.type","text":"` + long + `"}`, ""},
-		{`{"id":"1","op":"text.type","text":"` + long + `x"}`, wire.CodeBadRequest},
+		{`{"id":"1","op":"text.type","text":"` + long + `x"}`, wire.CodeTooLarge},
 		{`{"id":"1","op":"text.type","text":"bell\u0007"}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type","text":"cr\r"}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type","text":"c1\u0085"}`, wire.CodeBadRequest},
