@@ -256,8 +256,25 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.ok(ms > 0 && ms < 3000, `load to connected took ${ms} ms`);
   });
 
+  test('after the server restarts the page signs in again by itself, with the same pairing', async () => {
+    errorsAt.stop = log.errors.length;
+    const connects = await page.evaluate(() => window.__mfd.connects);
+    const { stateDir } = srv;
+    await srv.stop();
+    srv = await L.startServer({ stateDir, port, config: join(dir, 'host.yaml'), display: x.display });
+    await L.waitFor(() => page.evaluate((n) => window.__mfd.state === 'connected' && window.__mfd.connects > n, connects), { timeout: 20000, message: 'signed in again' });
+    await page.locator('.host button[data-action="type-hello"]').waitFor({ state: 'visible' });
+    assert.equal(await page.evaluate(() => window.__mfd.sub), sub);
+    assert.deepEqual(await pending(), []);
+    errorsAt.restart = log.errors.length;
+  });
+
   test('no console errors and no request to another origin so far', () => {
-    assert.deepEqual(log.errors, []);
+    // Only the restart above may have left the browser's own network noise.
+    const during = log.errors.slice(errorsAt.stop, errorsAt.restart);
+    assert.deepEqual(log.errors.slice(0, errorsAt.stop), []);
+    assert.deepEqual(during.filter((e) => !EXPECTED_NETWORK_NOISE.test(e)), []);
+    assert.deepEqual(log.errors.slice(errorsAt.restart), []);
     assert.deepEqual(log.foreign, []);
     errorsAt.revoke = log.errors.length;
   });
@@ -292,6 +309,13 @@ describe('panel against a real mfd serve', { skip }, () => {
     const key = await page.evaluate(() => localStorage.getItem('mfd.client_key'));
     assert.notEqual(key, oldKey, 'a new key for the new server');
     assert.equal(await page.evaluate(() => localStorage.getItem('mfd.server_id')), srv.info.server_id);
+  });
+
+  test('a denied request shows it and offers to pair again', async () => {
+    await srv.cli('deny', code);
+    await L.waitFor(() => page.locator('#pair-refused').isVisible(), { message: 'the refused notice' });
+    assert.match(await page.locator('#pair-refused-text').innerText(), /refused/);
+    assert.ok(await page.locator('#pair-again').isVisible());
   });
 
   test('no page errors at all, and only the expected network noise after revocation', () => {
