@@ -306,14 +306,13 @@ func (b *Broker) Close() error {
 		b.mu.Unlock()
 
 		b.hook.stopTimers()
-		if started {
-			// Say goodbye to established clients first, then wake every
-			// connection still in its handshake, so that mochi's Close does
-			// not wait for their deadlines.
-			for _, id := range []string{ListenerWS, ListenerLocal, ListenerTLS, ListenerTCP} {
-				for _, cl := range b.server.Clients.GetByListener(id) {
-					b.disconnect(cl, packets.ErrServerShuttingDown)
-				}
+		// Say goodbye to established clients, then wake every connection
+		// still in its handshake, and wait for all of them, before mochi's
+		// Close: its Clients.GetByListener takes a read lock twice and
+		// deadlocks against a concurrent Clients.Delete.
+		for _, cl := range b.server.Clients.GetAll() {
+			if !cl.Net.Inline && !cl.Closed() {
+				b.disconnect(cl, packets.ErrServerShuttingDown)
 			}
 		}
 		b.mu.Lock()
@@ -321,13 +320,20 @@ func (b *Broker) Close() error {
 			_ = c.Close()
 		}
 		b.mu.Unlock()
+		b.connsWG.Wait()
+		// Nothing is kept across a restart; emptying the client list also
+		// leaves mochi's expiry loop nothing to delete while Close reads it.
+		for id, cl := range b.server.Clients.GetAll() {
+			if !cl.Net.Inline {
+				b.server.Clients.Delete(id)
+			}
+		}
 		if started {
 			b.closeErr = b.server.Close()
 		}
 		for _, l := range b.listeners {
 			_ = l.Close()
 		}
-		b.connsWG.Wait()
 		b.hook.stopTimers()
 	})
 	return b.closeErr

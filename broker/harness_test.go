@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -167,7 +168,7 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	e.srv.Listener = e.ln
 	e.srv.Config.ConnContext = ConnContext
 	e.srv.Config.ReadHeaderTimeout = b.opts.HandshakeTimeout
-	e.srv.Config.ErrorLog = nil
+	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	e.srv.StartTLS()
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {

@@ -330,9 +330,13 @@ func (h *hook) connEnded(conn net.Conn, panicked bool) {
 		}
 	}
 	sub := s.id.Sub
+	established := s.live
 	h.mu.Unlock()
 
-	if panicked {
+	// After a panic mochi never ran its own clean-up; a session that never
+	// got its CONNACK (revoked meanwhile, or the write failed) was
+	// registered all the same. Neither may leave a client behind.
+	if panicked || !established {
 		h.b.dropClient(s.cl)
 	}
 	if last {

@@ -27,6 +27,29 @@ type Listener struct {
 	counts map[string]int
 }
 
+// DefaultMaxPerIP is the cap Wrap applies when Options.MaxPerIP is zero.
+const DefaultMaxPerIP = 32
+
+// Options configure Wrap. The zero value caps each address at
+// DefaultMaxPerIP connections and sets no handshake clamp.
+type Options struct {
+	// MaxPerIP caps concurrent connections per remote IP; 0 means
+	// DefaultMaxPerIP, negative means no cap.
+	MaxPerIP int
+	// HandshakeTimeout, when set, clamps every deadline of a connection to
+	// accept + HandshakeTimeout until Conn.Release. Serving HTTP, wrap the
+	// handler in Release, or every request dies at that deadline.
+	HandshakeTimeout time.Duration
+}
+
+// Wrap is NewListener with Options.
+func Wrap(l net.Listener, o Options) *Listener {
+	if o.MaxPerIP == 0 {
+		o.MaxPerIP = DefaultMaxPerIP
+	}
+	return NewListener(l, o.MaxPerIP, o.HandshakeTimeout)
+}
+
 // NewListener wraps l. maxPerIP <= 0 means no cap. handshakeTimeout > 0
 // makes every accepted connection's deadlines end at accept time plus
 // handshakeTimeout until Conn.Release is called; 0 leaves deadlines alone.
