@@ -52,10 +52,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("making state dir: %w", err)
 	}
 	svc, err := authsvc.New(authsvc.Options{
-		StateDir: *stateDir,
-		Version:  version,
-		Logger:   log.With("part", "auth"),
-		Notifier: authsvc.NewDesktopNotifier(log),
+		StateDir:       *stateDir,
+		Version:        version,
+		Logger:         log.With("part", "auth"),
+		Notifier:       authsvc.NewDesktopNotifier(log),
 		AllowedOrigins: cfg.AllowedOrigins,
 	})
 	if err != nil {
@@ -112,8 +112,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	printBanner(stdout, svc, ln.Addr())
 
 	var ag *agent.Agent
+	var agInj agent.Injector
 	if !*noAgent {
-		ag, err = startLocalAgent(ctx, log, *stateDir, svc, br, cfg)
+		ag, agInj, err = startLocalAgent(ctx, log, *stateDir, svc, br, cfg)
 		if err != nil {
 			log.Error("starting this host's agent", "err", err)
 		}
@@ -126,6 +127,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("shutting down")
 	if ag != nil {
 		ag.Close()
+		agInj.Close()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -152,21 +154,17 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir string, svc *authsvc.Service, br *broker.Broker, cfg *agent.Config) (*agent.Agent, error) {
+func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir string, svc *authsvc.Service, br *broker.Broker, cfg *agent.Config) (*agent.Agent, agent.Injector, error) {
 	host, err := agent.LoadHostID(stateDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	name, _ := os.Hostname()
 	sub, err := svc.LocalAgent(host, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	inj, err := agent.NewX11(agent.X11Options{Logger: log.With("part", "x11")})
-	if err != nil {
-		log.Warn("no display to drive: remote input is unavailable on this host", "err", err)
-		inj = agent.NewUnavailable()
-	}
+	inj := newInjector(log)
 	ag, err := agent.New(agent.Options{
 		Host:     host,
 		Name:     name,
@@ -189,13 +187,14 @@ func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir string, svc
 	})
 	if err != nil {
 		inj.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ag.Start(ctx); err != nil {
 		ag.Close()
-		return nil, err
+		inj.Close()
+		return nil, nil, err
 	}
-	return ag, nil
+	return ag, inj, nil
 }
 
 // panelURLs lists the URLs a device on the LAN can open.
