@@ -5,6 +5,27 @@
 // Whoever gets onto this broker types on the host, so every connection is
 // authenticated with a token, bound to its subject, held to one handshake
 // deadline, and ended when its token runs out or its client is revoked.
+//
+// Choices the contract leaves open:
+//   - A client identifier that is neither sub nor sub/... gets CONNACK
+//     0x85 (client identifier not valid; 0x02 for 3.1.1). An empty one is
+//     replaced by sub/<random> and returned as the assigned identifier.
+//   - A Will anywhere but an agent's own status topic, or a refusal from
+//     the authenticator, gets 0x87 (0x05); a bad token 0x86 (0x04).
+//   - Keepalive 0 or over 300 s becomes 60 s (announced as Server Keep
+//     Alive to MQTT 5 clients). Sessions are kept at most 10 minutes after
+//     a disconnect; nothing is delivered to a session while it is
+//     disconnected (its token cannot be checked), so a reconnect resumes
+//     its subscriptions, not a backlog. Non-retained messages expire after
+//     at most 5 minutes; retained ones do not expire.
+//   - A Response Topic, on any publish, must be the sender's own reply
+//     topic or below it. Inbound topic aliases are off, shared
+//     subscriptions and $-topics are refused.
+//   - A refused QoS 1/2 publish gets a PUBACK/PUBREC 0x87 (MQTT 5); a
+//     refused QoS 0 publish is dropped; a 3.1.1 client whose QoS 1/2
+//     publish is refused is disconnected (3.1.1 has no negative PUBACK).
+//   - Tokens rotate per session: each session asks for a fresh token at
+//     2/3 of its own token's life.
 package broker
 
 import (

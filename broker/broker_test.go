@@ -136,6 +136,9 @@ func TestACLOverWSS(t *testing.T) {
 	if ack := a.expect(packets.Puback, 5*time.Second); ack.ReasonCode != packets.ErrNotAuthorized.Code {
 		t.Errorf("A publish with B's response topic: PUBACK 0x%02x, want 0x87", ack.ReasonCode)
 	}
+	// QoS 0 into B's cmd topic: dropped, never delivered (checked below:
+	// the agent's first message is A's own command).
+	a.publish(0, wire.CmdTopic(h1, "p-bob"), []byte(`{"id":"y","op":"release.all"}`), 0, false, packets.Properties{})
 	// Own cmd, forging mfd-sub: delivered to the agent with the real one.
 	a.publish(13, wire.CmdTopic(h1, "p-alice"), []byte(`{"id":"1","op":"release.all"}`), 1, false,
 		packets.Properties{User: []packets.UserProperty{{Key: wire.SubProperty, Val: "p-bob"}}, ResponseTopic: wire.ReplyTopic("p-alice") + "/r1"})
@@ -166,6 +169,17 @@ func TestACLOverWSS(t *testing.T) {
 	}
 	if pk, ok := bob.nextPublish(300 * time.Millisecond); ok {
 		t.Errorf("B got %q, which it never subscribed to", pk.TopicName)
+	}
+}
+
+func TestRefusedPublishV3(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.login(panelA, "p-alice", 4)
+	// Allowed topic, but retained: refused, and 3.1.1 has no negative
+	// PUBACK, so the connection ends instead of waiting forever.
+	a.publish(1, wire.CmdTopic(h1, "p-alice"), []byte(`{}`), 1, true, packets.Properties{})
+	if got, closed := a.closed(3 * time.Second); !closed {
+		t.Errorf("3.1.1 refused QoS 1 publish: connection open, got %v", got)
 	}
 }
 

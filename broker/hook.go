@@ -401,9 +401,15 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		return pk, nil
 	}
 	deny := func() (packets.Packet, error) {
-		if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
+		switch {
+		case pk.FixedHeader.Qos == 0:
+		case cl.Properties.ProtocolVersion == 5:
 			// mochi answers the PUBACK/PUBREC with this code.
 			return pk, packets.ErrNotAuthorized
+		default:
+			// 3.1.1 has no negative PUBACK; as mochi does for a refused
+			// topic, end the connection rather than leave it waiting.
+			h.b.disconnect(cl, packets.ErrNotAuthorized)
 		}
 		// Any other error would let mochi deliver the message anyway.
 		return pk, packets.ErrRejectPacket
