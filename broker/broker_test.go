@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -353,7 +354,13 @@ func TestHugeHeaderPreAuth(t *testing.T) {
 }
 
 func TestSilentSockets(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.HandshakeTimeout = time.Second; o.MaxConnsPerIP = -1 })
+	for _, clamp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("clamp=%v", clamp), func(t *testing.T) { testSilentSockets(t, clamp) })
+	}
+}
+
+func testSilentSockets(t *testing.T, clamp bool) {
+	e := newEnvWiring(t, func(o *Options) { o.HandshakeTimeout = time.Second; o.MaxConnsPerIP = -1 }, clamp)
 	addr := e.srv.Listener.Addr().String()
 	var conns []net.Conn
 	for i := 0; i < 200; i++ {
@@ -399,6 +406,21 @@ func TestSilentSockets(t *testing.T) {
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("silent sockets took %v to close, deadline 1s", d)
+	}
+}
+
+func TestLongRequestOutlivesHandshakeDeadline(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.HandshakeTimeout = time.Second })
+	c := e.srv.Client()
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(e.srv.URL + "/hold")
+	if err != nil {
+		t.Fatalf("GET /hold: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "held" {
+		t.Errorf("GET /hold = %q, %v; want held (a released connection must outlive the handshake deadline)", body, err)
 	}
 }
 

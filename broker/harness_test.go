@@ -142,6 +142,15 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
+	return newEnvWiring(t, mod, true)
+}
+
+// newEnvWiring starts an env; clamp false wires the HTTPS side the plain
+// way (connlimit.Wrap without a clamp, no Release middleware), where
+// net/http's ReadHeaderTimeout bounds the TLS handshake and the /mqtt
+// handler the rest.
+func newEnvWiring(t *testing.T, mod func(*Options), clamp bool) *env {
+	t.Helper()
 	e := &env{t: t, auth: newFakeAuth(time.Hour), logs: &syncBuffer{}}
 	opts := Options{
 		Authenticator:    e.auth,
@@ -163,8 +172,21 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	mux := http.NewServeMux()
 	mux.Handle("/mqtt", b.Handler())
 	mux.HandleFunc("/info", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
-	e.srv = httptest.NewUnstartedServer(connlimit.Release(mux))
-	e.ln = b.WrapListener(e.srv.Listener)
+	// /hold answers after 1.5 handshake timeouts, like POST /authorise?wait=.
+	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(b.opts.HandshakeTimeout * 3 / 2):
+			_, _ = io.WriteString(w, "held")
+		case <-r.Context().Done():
+		}
+	})
+	if clamp {
+		e.srv = httptest.NewUnstartedServer(connlimit.Release(mux))
+		e.ln = b.WrapListener(e.srv.Listener)
+	} else {
+		e.srv = httptest.NewUnstartedServer(mux)
+		e.ln = connlimit.Wrap(e.srv.Listener, connlimit.Options{MaxPerIP: b.opts.MaxConnsPerIP})
+	}
 	e.srv.Listener = e.ln
 	e.srv.Config.ConnContext = ConnContext
 	e.srv.Config.ReadHeaderTimeout = b.opts.HandshakeTimeout
