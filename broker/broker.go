@@ -174,6 +174,7 @@ func New(opts Options) (*Broker, error) {
 	// message expiry: the hook caps non-retained messages itself.
 	caps.MaximumMessageExpiryInterval = 0
 	caps.SharedSubAvailable = 0
+	caps.MinimumProtocolVersion = 4 // MQTT 3.1.1 and 5; not 3.1
 	caps.MaximumClientWritesPending = 1024
 	caps.ReceiveMaximum = 256
 	caps.MaximumInflight = 1024

@@ -38,6 +38,7 @@ func TestConnectCodes(t *testing.T) {
 		{"good v5", 5, connectOpts{clientID: "p-alice", user: "p-alice", pass: goodA()}, 0x00},
 		{"good v5 suffixed id", 5, connectOpts{clientID: "p-alice/tab1", user: "p-alice", pass: goodA()}, 0x00},
 		{"good v3.1.1", 4, connectOpts{clientID: "p-alice/v3", user: "p-alice", pass: goodA()}, 0x00},
+		{"MQTT 3.1 refused", 3, connectOpts{clientID: "p-alice/v31", user: "p-alice", pass: goodA()}, 0x01},
 		{"bad token v5", 5, connectOpts{clientID: "p-alice", user: "p-alice", pass: "forged"}, 0x86},
 		{"bad token v3.1.1", 4, connectOpts{clientID: "p-alice", user: "p-alice", pass: "forged"}, 0x04},
 		{"no credentials v5", 5, connectOpts{clientID: "p-alice", noCreds: true}, 0x86},
