@@ -1,5 +1,3 @@
-//go:build !(cgo && !nox11 && (linux || freebsd || netbsd || openbsd))
-
 package agent
 
 import (
@@ -8,8 +6,7 @@ import (
 )
 
 // checkFor calls fn every step until it returns nil, and fails the test
-// with fn's last error once total has passed. (Builds with the X11 tests
-// get the same helper from x11_helpers_test.go.)
+// with fn's last error once total has passed.
 func checkFor(tb testing.TB, total, step time.Duration, fn func() error) {
 	tb.Helper()
 	deadline := time.Now().Add(total)

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/go-vgo/robotgo"
+
+	"github.com/openmfd/mfd/internal/xtest"
 )
 
 // BenchmarkX11Tap taps "a" under Xvfb: each op is a call through the
 // Injector, a key press and release, and an XSync round trip.
 func BenchmarkX11Tap(b *testing.B) {
-	inj := newTestX11(b, startXvfb(b), X11Options{})
+	inj := newTestX11(b, xtest.StartXvfb(b), X11Options{})
 	start := time.Now()
 	for b.Loop() {
 		if err := inj.Tap("a", nil); err != nil {
@@ -26,7 +28,7 @@ func BenchmarkX11Tap(b *testing.B) {
 
 // BenchmarkX11TapMods taps ctrl+shift+a.
 func BenchmarkX11TapMods(b *testing.B) {
-	inj := newTestX11(b, startXvfb(b), X11Options{})
+	inj := newTestX11(b, xtest.StartXvfb(b), X11Options{})
 	mods := []string{"ctrl", "shift"}
 	for b.Loop() {
 		if err := inj.Tap("a", mods); err != nil {
@@ -37,7 +39,7 @@ func BenchmarkX11TapMods(b *testing.B) {
 
 // benchType types text b.N times and reports characters a second.
 func benchType(b *testing.B, text string) {
-	inj := newTestX11(b, startXvfb(b), X11Options{})
+	inj := newTestX11(b, xtest.StartXvfb(b), X11Options{})
 	if err := inj.Type(text); err != nil { // binds what the keymap lacks
 		b.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func BenchmarkX11TypeUnicode(b *testing.B) {
 // BenchmarkRobotgoKeyTap is robotgo's KeyTap("a") on the same kind of
 // server, for comparison: with its default 10 ms KeySleep, and without.
 func BenchmarkRobotgoKeyTap(b *testing.B) {
-	display := startXvfb(b)
+	display := xtest.StartXvfb(b)
 	// robotgo keeps one process-wide Display; keep its calls on one thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -9,13 +9,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/openmfd/mfd/internal/xtest"
 )
 
 // TestX11Keys drives a real X server and reads every event back through
 // xev, a separate X client.
 func TestX11Keys(t *testing.T) {
-	display := startXvfb(t)
-	xev := startXev(t, display)
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
 	inj := newTestX11(t, display, X11Options{})
 
 	if got := inj.Backend(); got != "x11" {
@@ -28,61 +30,61 @@ func TestX11Keys(t *testing.T) {
 	if err := inj.Type("hi\n"); err != nil {
 		t.Fatalf("Type(%q) = %v", "hi\n", err)
 	}
-	xev.expect(t, `Type("hi\n")`, seq(keyTap("0x68"), keyTap("0x69"), keyTap("0xff0d"))...)
+	xev.Expect(t, `Type("hi\n")`, xtest.Seq(xtest.KeyTap("0x68"), xtest.KeyTap("0x69"), xtest.KeyTap("0xff0d"))...)
 
 	if err := inj.Type("A\tb"); err != nil {
 		t.Fatalf("Type(%q) = %v", "A\tb", err)
 	}
-	xev.expect(t, `Type("A\tb")`, seq(shifted(keyTap("0x41")...), keyTap("0xff09"), keyTap("0x62"))...)
+	xev.Expect(t, `Type("A\tb")`, xtest.Seq(xtest.Shifted(xtest.KeyTap("0x41")...), xtest.KeyTap("0xff09"), xtest.KeyTap("0x62"))...)
 
 	if err := inj.Tap("a", []string{"shift"}); err != nil {
 		t.Fatalf("Tap(a, shift) = %v", err)
 	}
-	xev.expect(t, "Tap(a, shift)", shifted(keyTap("0x41")...)...)
+	xev.Expect(t, "Tap(a, shift)", xtest.Shifted(xtest.KeyTap("0x41")...)...)
 
 	if err := inj.Tap("c", []string{"ctrl", "alt"}); err != nil {
 		t.Fatalf("Tap(c, ctrl alt) = %v", err)
 	}
-	xev.expect(t, "Tap(c, ctrl alt)",
-		xEvent{"KeyPress", "0xffe3"}, xEvent{"KeyPress", "0xffe9"},
-		xEvent{"KeyPress", "0x63"}, xEvent{"KeyRelease", "0x63"},
-		xEvent{"KeyRelease", "0xffe9"}, xEvent{"KeyRelease", "0xffe3"})
+	xev.Expect(t, "Tap(c, ctrl alt)",
+		xtest.KeyPress("0xffe3"), xtest.KeyPress("0xffe9"),
+		xtest.KeyPress("0x63"), xtest.KeyRelease("0x63"),
+		xtest.KeyRelease("0xffe9"), xtest.KeyRelease("0xffe3"))
 
 	// Punctuation: unshifted, shifted (Shift added by the injector), and
 	// a key the Xvfb keymap lacks (f13), which takes a spare keycode.
 	for _, tc := range []struct {
 		key  string
-		want []xEvent
+		want []xtest.Event
 	}{
-		{"/", keyTap("0x2f")},
-		{`\`, keyTap("0x5c")},
-		{"-", keyTap("0x2d")},
-		{"!", shifted(keyTap("0x21")...)},
-		{"~", shifted(keyTap("0x7e")...)},
-		{`"`, shifted(keyTap("0x22")...)},
-		{"space", keyTap("0x20")},
-		{"esc", keyTap("0xff1b")},
-		{"f5", keyTap("0xffc2")},
-		{"audio_mute", keyTap("0x1008ff12")},
-		{"f13", keyTap("0xffca")},
+		{"/", xtest.KeyTap("0x2f")},
+		{`\`, xtest.KeyTap("0x5c")},
+		{"-", xtest.KeyTap("0x2d")},
+		{"!", xtest.Shifted(xtest.KeyTap("0x21")...)},
+		{"~", xtest.Shifted(xtest.KeyTap("0x7e")...)},
+		{`"`, xtest.Shifted(xtest.KeyTap("0x22")...)},
+		{"space", xtest.KeyTap("0x20")},
+		{"esc", xtest.KeyTap("0xff1b")},
+		{"f5", xtest.KeyTap("0xffc2")},
+		{"audio_mute", xtest.KeyTap("0x1008ff12")},
+		{"f13", xtest.KeyTap("0xffca")},
 	} {
 		if err := inj.Tap(tc.key, nil); err != nil {
 			t.Fatalf("Tap(%q) = %v", tc.key, err)
 		}
-		xev.expect(t, fmt.Sprintf("Tap(%q)", tc.key), tc.want...)
+		xev.Expect(t, fmt.Sprintf("Tap(%q)", tc.key), tc.want...)
 	}
 
 	if err := inj.KeyDown("x"); err != nil {
 		t.Fatalf("KeyDown(x) = %v", err)
 	}
-	xev.expect(t, "KeyDown(x)", xEvent{"KeyPress", "0x78"})
+	xev.Expect(t, "KeyDown(x)", xtest.KeyPress("0x78"))
 	if err := inj.KeyDown("x"); err != nil { // a repeat, as panels send
 		t.Fatalf("KeyDown(x) again = %v", err)
 	}
 	if err := inj.KeyUp("x"); err != nil {
 		t.Fatalf("KeyUp(x) = %v", err)
 	}
-	xev.expect(t, "KeyDown(x) again, KeyUp(x)", xEvent{"KeyRelease", "0x78"})
+	xev.Expect(t, "KeyDown(x) again, KeyUp(x)", xtest.KeyRelease("0x78"))
 	if err := inj.KeyUp("x"); err != nil {
 		t.Fatalf("KeyUp(x) when not held = %v", err)
 	}
@@ -101,8 +103,8 @@ func TestX11Keys(t *testing.T) {
 	if err := inj.KeyUp("shift"); err != nil {
 		t.Fatalf("KeyUp(shift) = %v", err)
 	}
-	xev.expect(t, "KeyDown(shift), Tap(a, shift), Type(B), KeyUp(shift)",
-		shifted(seq(keyTap("0x41"), keyTap("0x42"))...)...)
+	xev.Expect(t, "KeyDown(shift), Tap(a, shift), Type(B), KeyUp(shift)",
+		xtest.Shifted(xtest.Seq(xtest.KeyTap("0x41"), xtest.KeyTap("0x42"))...)...)
 
 	if err := inj.Tap("nosuchkey", nil); err == nil {
 		t.Errorf("Tap(nosuchkey) = nil, want an error")
@@ -117,25 +119,25 @@ func TestX11Keys(t *testing.T) {
 		t.Fatalf("Tap(b) = %v", err)
 	}
 	// Nothing of the refused calls reached the server.
-	xev.expect(t, "refused calls, then Tap(b)", keyTap("0x62")...)
+	xev.Expect(t, "refused calls, then Tap(b)", xtest.KeyTap("0x62")...)
 }
 
 // TestX11Unicode types characters that the keymap lacks and checks that
 // they arrive with their keysyms and that the keymap is left as found.
 func TestX11Unicode(t *testing.T) {
-	display := startXvfb(t)
-	xev := startXev(t, display)
-	before := runX(t, display, "xmodmap", "-pke")
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
+	before := xtest.Keymap(t, display)
 	inj := newTestX11(t, display, X11Options{})
 
 	const text = "é€😀"
 	if err := inj.Type(text); err != nil {
 		t.Fatalf("Type(%q) = %v", text, err)
 	}
-	xev.expect(t, fmt.Sprintf("Type(%q)", text),
-		seq(keyTap("0xe9"), keyTap("0x10020ac"), keyTap("0x101f600"))...)
+	xev.Expect(t, fmt.Sprintf("Type(%q)", text),
+		xtest.Seq(xtest.KeyTap("0xe9"), xtest.KeyTap("0x10020ac"), xtest.KeyTap("0x101f600"))...)
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if after := runX(t, display, "xmodmap", "-pke"); after != before {
+		if after := xtest.Keymap(t, display); after != before {
 			return fmt.Errorf("xmodmap -pke differs after Type(%q)", text)
 		}
 		return nil
@@ -147,27 +149,27 @@ func TestX11Unicode(t *testing.T) {
 	if err := inj.Type(text2 + text2); err != nil {
 		t.Fatalf("Type(%q) = %v", text2+text2, err)
 	}
-	want := seq(keyTap("0x61"), keyTap("0xe9"), keyTap("0x101f600"), shifted(keyTap("0x5a")...), keyTap("0x10020ac"))
-	xev.expect(t, fmt.Sprintf("Type(%q)", text2+text2), seq(want, want)...)
+	want := xtest.Seq(xtest.KeyTap("0x61"), xtest.KeyTap("0xe9"), xtest.KeyTap("0x101f600"), xtest.Shifted(xtest.KeyTap("0x5a")...), xtest.KeyTap("0x10020ac"))
+	xev.Expect(t, fmt.Sprintf("Type(%q)", text2+text2), xtest.Seq(want, want)...)
 
 	// More distinct characters than Xvfb has spare keycodes (19): the
 	// injector must reuse keycodes without losing a character.
 	var many []rune
-	var manyWant []xEvent
+	var manyWant []xtest.Event
 	for r := rune(0x3b1); r < 0x3b1+25; r++ { // Greek small letters
 		many = append(many, r)
-		manyWant = append(manyWant, keyTap(fmt.Sprintf("%#x", 0x01000000|r))...)
+		manyWant = append(manyWant, xtest.KeyTap(fmt.Sprintf("%#x", 0x01000000|r))...)
 	}
 	if err := inj.Type(string(many)); err != nil {
 		t.Fatalf("Type(%q) = %v", string(many), err)
 	}
-	xev.expect(t, fmt.Sprintf("Type(%q)", string(many)), manyWant...)
+	xev.Expect(t, fmt.Sprintf("Type(%q)", string(many)), manyWant...)
 
 	if err := inj.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
 	// Close puts every binding back at once.
-	if after := runX(t, display, "xmodmap", "-pke"); after != before {
+	if after := xtest.Keymap(t, display); after != before {
 		t.Errorf("xmodmap -pke differs after Close")
 	}
 }
@@ -175,23 +177,23 @@ func TestX11Unicode(t *testing.T) {
 // TestX11ExternalKeymapChange remaps a key from another client: the
 // injector must notice and type what it is asked, not what it remembers.
 func TestX11ExternalKeymapChange(t *testing.T) {
-	display := startXvfb(t)
-	xev := startXev(t, display)
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
 	inj := newTestX11(t, display, X11Options{})
 	if err := inj.Type("a"); err != nil {
 		t.Fatalf("Type(a) = %v", err)
 	}
-	xev.expect(t, "Type(a)", keyTap("0x61")...)
+	xev.Expect(t, "Type(a)", xtest.KeyTap("0x61")...)
 
 	// Keycode 38 types a on Xvfb's keymap; make it type q.
-	runX(t, display, "xmodmap", "-e", "keycode 38 = q Q")
-	after := runX(t, display, "xmodmap", "-pke")
+	xtest.Run(t, display, "xmodmap", "-e", "keycode 38 = q Q")
+	after := xtest.Keymap(t, display)
 	if err := inj.Type("aq"); err != nil {
 		t.Fatalf("Type(aq) = %v", err)
 	}
-	xev.expect(t, "Type(aq) after remapping", seq(keyTap("0x61"), keyTap("0x71"))...)
+	xev.Expect(t, "Type(aq) after remapping", xtest.Seq(xtest.KeyTap("0x61"), xtest.KeyTap("0x71"))...)
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if got := runX(t, display, "xmodmap", "-pke"); got != after {
+		if got := xtest.Keymap(t, display); got != after {
 			return fmt.Errorf("xmodmap -pke differs after Type(aq)")
 		}
 		return nil
@@ -202,9 +204,9 @@ func TestX11ExternalKeymapChange(t *testing.T) {
 // missing characters than there are spare keycodes, and checks every
 // keysym at the X server.
 func TestX11TypeLong(t *testing.T) {
-	display := startXvfb(t)
-	xev := startXev(t, display)
-	before := runX(t, display, "xmodmap", "-pke")
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
+	before := xtest.Keymap(t, display)
 	inj := newTestX11(t, display, X11Options{})
 
 	var text strings.Builder
@@ -213,7 +215,7 @@ func TestX11TypeLong(t *testing.T) {
 		text.WriteRune(rune(0x3b1 + i%30)) // Greek, 30 distinct letters
 		text.WriteString("é€😀\n")
 	}
-	var want []xEvent
+	var want []xtest.Event
 	runes := 0
 	for _, r := range text.String() {
 		runes++
@@ -221,7 +223,7 @@ func TestX11TypeLong(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, keyTap(fmt.Sprintf("%#x", sym))...)
+		want = append(want, xtest.KeyTap(fmt.Sprintf("%#x", sym))...)
 	}
 	start := time.Now()
 	if err := inj.Type(text.String()); err != nil {
@@ -230,11 +232,11 @@ func TestX11TypeLong(t *testing.T) {
 	took := time.Since(start)
 	// Which characters need Shift depends on the keymap ("(" is on a
 	// keypad key without it), so Shift is left out here.
-	shiftL := func(e xEvent) bool { return e.Detail == "0xffe1" }
-	xev.expectExcept(t, fmt.Sprintf("Type(%d characters)", runes), shiftL, want...)
+	shiftL := func(e xtest.Event) bool { return e.Detail == "0xffe1" }
+	xev.ExpectExcept(t, fmt.Sprintf("Type(%d characters)", runes), shiftL, want...)
 	t.Logf("typed %d characters in %v (%.0f/s), each seen by xev", runes, took, float64(runes)/took.Seconds())
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if after := runX(t, display, "xmodmap", "-pke"); after != before {
+		if after := xtest.Keymap(t, display); after != before {
 			return fmt.Errorf("xmodmap -pke differs after typing")
 		}
 		return nil
@@ -243,14 +245,14 @@ func TestX11TypeLong(t *testing.T) {
 
 // TestX11Pointer moves and clicks, read back with xdotool and xev.
 func TestX11Pointer(t *testing.T) {
-	display := startXvfb(t)
-	xev := startXev(t, display)
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
 	inj := newTestX11(t, display, X11Options{})
 
 	wantAt := func(wx, wy int) {
 		t.Helper()
 		checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
-			x, y, err := pointerAt(t, display)
+			x, y, err := xtest.PointerAt(t, display)
 			if err != nil {
 				return err
 			}
@@ -273,19 +275,19 @@ func TestX11Pointer(t *testing.T) {
 	}
 	wantAt(75, 233)
 
-	press := func(b string) []xEvent { return []xEvent{{"ButtonPress", b}, {"ButtonRelease", b}} }
+	press := func(b string) []xtest.Event { return xtest.ButtonClick(b) }
 	if err := inj.Click(ButtonLeft, 1); err != nil {
 		t.Fatalf("Click(left, 1) = %v", err)
 	}
-	xev.expect(t, "Click(left, 1)", press("1")...)
+	xev.Expect(t, "Click(left, 1)", press("1")...)
 	if err := inj.Click(ButtonRight, 2); err != nil {
 		t.Fatalf("Click(right, 2) = %v", err)
 	}
-	xev.expect(t, "Click(right, 2)", seq(press("3"), press("3"))...)
+	xev.Expect(t, "Click(right, 2)", xtest.Seq(press("3"), press("3"))...)
 	if err := inj.Click(ButtonMiddle, 3); err != nil {
 		t.Fatalf("Click(middle, 3) = %v", err)
 	}
-	xev.expect(t, "Click(middle, 3)", seq(press("2"), press("2"), press("2"))...)
+	xev.Expect(t, "Click(middle, 3)", xtest.Seq(press("2"), press("2"), press("2"))...)
 	for _, n := range []int{0, 4, -1} {
 		if err := inj.Click(ButtonLeft, n); err == nil {
 			t.Errorf("Click(left, %d) = nil, want an error", n)
@@ -298,32 +300,32 @@ func TestX11Pointer(t *testing.T) {
 	if err := inj.ButtonDown(ButtonLeft); err != nil {
 		t.Fatalf("ButtonDown(left) = %v", err)
 	}
-	xev.expect(t, "ButtonDown(left)", xEvent{"ButtonPress", "1"})
+	xev.Expect(t, "ButtonDown(left)", xtest.ButtonPress("1"))
 	if err := inj.ButtonUp(ButtonLeft); err != nil {
 		t.Fatalf("ButtonUp(left) = %v", err)
 	}
-	xev.expect(t, "ButtonUp(left)", xEvent{"ButtonRelease", "1"})
+	xev.Expect(t, "ButtonUp(left)", xtest.ButtonRelease("1"))
 
 	if err := inj.Scroll(0, 2); err != nil {
 		t.Fatalf("Scroll(0, 2) = %v", err)
 	}
-	xev.expect(t, "Scroll(0, 2)", seq(press("5"), press("5"))...)
+	xev.Expect(t, "Scroll(0, 2)", xtest.Seq(press("5"), press("5"))...)
 	if err := inj.Scroll(-1, -1); err != nil {
 		t.Fatalf("Scroll(-1, -1) = %v", err)
 	}
-	xev.expect(t, "Scroll(-1, -1)", seq(press("4"), press("6"))...)
+	xev.Expect(t, "Scroll(-1, -1)", xtest.Seq(press("4"), press("6"))...)
 	if err := inj.Scroll(1, 0); err != nil {
 		t.Fatalf("Scroll(1, 0) = %v", err)
 	}
-	xev.expect(t, "Scroll(1, 0)", press("7")...)
+	xev.Expect(t, "Scroll(1, 0)", press("7")...)
 }
 
 // TestX11CloseReleasesHeld checks that Close lets go of held keys and
 // buttons, and undoes a binding a held key needed.
 func TestX11CloseReleasesHeld(t *testing.T) {
-	display := startXvfb(t)
-	xev := startXev(t, display)
-	before := runX(t, display, "xmodmap", "-pke")
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
+	before := xtest.Keymap(t, display)
 	inj := newTestX11(t, display, X11Options{})
 
 	if err := inj.Move(50, 50, false); err != nil {
@@ -338,14 +340,14 @@ func TestX11CloseReleasesHeld(t *testing.T) {
 	if err := inj.ButtonDown(ButtonRight); err != nil {
 		t.Fatalf("ButtonDown(right) = %v", err)
 	}
-	xev.expect(t, "KeyDown(b), KeyDown(f20), ButtonDown(right)",
-		xEvent{"KeyPress", "0x62"}, xEvent{"KeyPress", "0xffd1"}, xEvent{"ButtonPress", "3"})
+	xev.Expect(t, "KeyDown(b), KeyDown(f20), ButtonDown(right)",
+		xtest.KeyPress("0x62"), xtest.KeyPress("0xffd1"), xtest.ButtonPress("3"))
 	if err := inj.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
-	xev.expect(t, "Close()",
-		xEvent{"KeyRelease", "0xffd1"}, xEvent{"KeyRelease", "0x62"}, xEvent{"ButtonRelease", "3"})
-	if after := runX(t, display, "xmodmap", "-pke"); after != before {
+	xev.Expect(t, "Close()",
+		xtest.KeyRelease("0xffd1"), xtest.KeyRelease("0x62"), xtest.ButtonRelease("3"))
+	if after := xtest.Keymap(t, display); after != before {
 		t.Errorf("xmodmap -pke differs after Close")
 	}
 	if err := inj.Close(); err != nil {
@@ -359,7 +361,7 @@ func TestX11CloseReleasesHeld(t *testing.T) {
 // TestX11Concurrent calls the injector from many goroutines at once; run
 // with -race.
 func TestX11Concurrent(t *testing.T) {
-	display := startXvfb(t)
+	display := xtest.StartXvfb(t)
 	inj := newTestX11(t, display, X11Options{})
 	var wg sync.WaitGroup
 	errc := make(chan error, 64)
@@ -394,7 +396,7 @@ func TestX11Concurrent(t *testing.T) {
 // TestX11LostServer kills the X server under the injector: the process
 // must live on and the injector must answer ErrNoInput.
 func TestX11LostServer(t *testing.T) {
-	display, cmd := startXvfbCmd(t)
+	display, cmd := xtest.StartXvfbCmd(t)
 	inj := newTestX11(t, display, X11Options{})
 	if err := inj.Tap("a", nil); err != nil {
 		t.Fatalf("Tap(a) = %v", err)
