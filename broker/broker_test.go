@@ -475,6 +475,24 @@ func TestExtraListenersAndPipe(t *testing.T) {
 	if _, closed := c2.closed(3 * time.Second); !closed {
 		t.Errorf("mqtt-tls: huge header left open")
 	}
+	tc3, err := tls.Dial("tcp", e.b.Addr(ListenerTLS), e.tlsConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c6 := wrapClient(t, tc3, 5)
+	if ack := c6.connect(connectOpts{clientID: "p-alice", user: "p-alice", pass: e.auth.issue(panelA)}); ack.ReasonCode != 0 {
+		t.Fatalf("mqtt-tls CONNACK 0x%02x", ack.ReasonCode)
+	}
+	c6.write([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, 'a'})
+	if _, closed := c6.closed(3 * time.Second); !closed {
+		t.Errorf("mqtt-tls: truncated SUBSCRIBE left open")
+	}
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if _, ok := e.b.server.Clients.Get("p-alice"); ok {
+			return fmt.Errorf("mqtt-tls: ghost client p-alice left in server.Clients")
+		}
+		return nil
+	})
 	// A silent TCP socket is closed by the deadline.
 	raw, err := net.Dial("tcp", e.b.Addr(ListenerTLS))
 	if err != nil {
@@ -550,5 +568,32 @@ func TestCloseIdempotentAndBeforeStart(t *testing.T) {
 	}
 	if _, err := b.Pipe(); err == nil {
 		t.Errorf("Pipe after Close succeeded")
+	}
+}
+
+func TestAgentWill(t *testing.T) {
+	e := newEnv(t, nil)
+	panel := e.login(panelA, "p-alice", 5)
+	if codes := panel.subscribe(1, "mfd/v1/hosts/+/status"); codes[0] > 2 {
+		t.Fatalf("panel subscribe status: 0x%02x", codes[0])
+	}
+	ag := e.newClient(5)
+	will := &packets.Packet{TopicName: wire.StatusTopic(h1), Payload: []byte(`{"online":false}`), FixedHeader: packets.FixedHeader{Retain: true}}
+	if ack := ag.connect(connectOpts{clientID: "a-one", user: "a-one", pass: e.auth.issue(agent1), will: will}); ack.ReasonCode != 0 {
+		t.Fatalf("agent CONNACK 0x%02x", ack.ReasonCode)
+	}
+	_ = ag.c.Close() // gone without DISCONNECT: the Will goes out
+	pk, ok := panel.nextPublish(5 * time.Second)
+	if !ok || pk.TopicName != wire.StatusTopic(h1) || string(pk.Payload) != `{"online":false}` {
+		t.Fatalf("panel got %v %q %s, want the agent's Will", ok, pk.TopicName, pk.Payload)
+	}
+	if got := userProp(pk, wire.SubProperty); len(got) != 1 || got[0] != "a-one" {
+		t.Errorf("Will mfd-sub = %q, want [a-one]", got)
+	}
+	// Retained: a later subscriber sees it too.
+	late := e.login(panelB, "p-bob", 5)
+	late.subscribe(1, wire.StatusTopic(h1))
+	if pk, ok := late.nextPublish(5 * time.Second); !ok || string(pk.Payload) != `{"online":false}` {
+		t.Errorf("late subscriber got %v %s, want the retained Will", ok, pk.Payload)
 	}
 }
