@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/openmfd/mfd/internal/wire"
 )
@@ -86,6 +87,11 @@ var commandFields = map[string]bool{
 func decodeCommand(b []byte) (command, *cmdError) {
 	if len(b) > wire.MaxCommandSize {
 		return command{}, errf(wire.CodeTooLarge, "command is %d bytes, the limit is %d", len(b), wire.MaxCommandSize)
+	}
+	// JSON is UTF-8; encoding/json would quietly turn bad bytes into
+	// U+FFFD, and text.type would type them.
+	if !utf8.Valid(b) {
+		return command{ID: peekID(b)}, errf(wire.CodeBadRequest, "command is not valid UTF-8")
 	}
 	var raw rawCommand
 	if err := strictUnmarshal(b, &raw); err != nil {

@@ -37,6 +37,8 @@ func TestDecodeCommand(t *testing.T) {
 		{`{"id":"1","op":"text.type","text":"cr\r"}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type","text":"c1\u0085"}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type","text":""}`, wire.CodeBadRequest},
+		{"{\"id\":\"1\",\"op\":\"text.type\",\"text\":\"\xff\xfe\"}", wire.CodeBadRequest},
+		{"{\"id\":\"1\",\"op\":\"key.tap\",\"key\":\"a\",\"note\":\"\xc3\"}", wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type"}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"text.type","text":["a"]}`, wire.CodeBadRequest},
 		{`{"id":"1","op":"mouse.move","x":10,"y":20}`, ""},
