@@ -92,6 +92,14 @@ function hostsChanged(list) {
   }
 }
 
+// ServerChanged means another server answers at this origin now.
+class ServerChanged extends Error {}
+
+async function sameServer(info) {
+  const now = await api.info();
+  if (now.server_id !== info.server_id) throw new ServerChanged('another server answers here now');
+}
+
 // pair runs POST /authorise until approved; it shows the code while pending
 // and, when refused, waits for the user to ask for a new pairing.
 async function pair(info, early) {
@@ -99,7 +107,11 @@ async function pair(info, early) {
   // The first ask returns at once, so the code shows at once; then the
   // server holds each poll until a decision or WAIT_S.
   let wait = 0;
-  for (;;) {
+  for (let first = true; ; first = false) {
+    // The key may go only to the server it was made for: before every ask
+    // but the one right after the flow's own /info, check that the same
+    // server still answers here (a restart on this port may be another).
+    if (!first) await sameServer(info);
     const t0 = performance.now();
     const r = early && early.key === key ? early.auth : await api.authorise(key, store.deviceName(), wait);
     early = null;
@@ -193,6 +205,7 @@ function scheduleRefresh(s, expiresAt, info) {
   s.refreshTimer = setTimeout(async () => {
     if (session !== s) return;
     try {
+      await sameServer(info);
       const r = await api.authorise(store.pairing().key, store.deviceName(), 0);
       if (r.status === 200 && r.body.server_id === info.server_id && session === s && !s.rotating) {
         s.rotating = true;
@@ -257,6 +270,7 @@ async function flow() {
       setState('busy', `Disconnected (${why.reason}), signing in again…`);
       await sleep(200 + Math.random() * 300);
     } catch (err) {
+      if (err instanceof ServerChanged) { backoff = 0; continue; }
       const what = err && err.code != null ? reasonText(err.code) : (err && err.message) || 'failed';
       backoff = Math.min(Math.max(1000, backoff * 2), 30000);
       setState('error', `Cannot reach the server (${what})`);

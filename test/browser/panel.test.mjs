@@ -298,7 +298,11 @@ describe('panel against a real mfd serve', { skip }, () => {
     await srv.stop();
     srv = await L.startServer({ stateDir: join(dir, 'state-b'), port, display: x.display, noAgent: true });
     assert.notEqual(srv.info.server_id, oldID);
-    await L.waitFor(() => page.locator('#screen-warning').isVisible(), { timeout: 20000, message: 'the warning' });
+    await L.waitFor(() => page.locator('#screen-warning').isVisible(), { timeout: 20000, message: 'the warning' })
+      .catch(async (err) => {
+        err.message += ` (panel: ${await state()}, "${await page.locator('#conn').innerText()}")`;
+        throw err;
+      });
     assert.equal(await page.locator('#warn-known').innerText(), oldID);
     assert.equal(await page.locator('#warn-now').innerText(), srv.info.server_id);
     assert.deepEqual(await srv.clients(), [], 'nothing was sent to the new server before the user chose');
