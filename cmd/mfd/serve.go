@@ -96,9 +96,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
-	ln = connlimit.Wrap(ln, connlimit.Options{})
+	// One deadline from accept covers the TLS handshake, the HTTP headers,
+	// the WebSocket upgrade and MQTT CONNECT; Release lifts it for plain
+	// HTTP requests once their headers are in.
+	ln = br.WrapListener(ln)
 	srv := &http.Server{
-		Handler:           securityHeaders(mux),
+		Handler:           connlimit.Release(securityHeaders(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,

@@ -14,8 +14,11 @@ import (
 	"time"
 )
 
-// Listener caps concurrent connections per remote IP. A connection over the
-// cap is closed at once, before any byte is read. The zero value is not
+// Listener caps concurrent connections per remote IP. When an address is at
+// its cap, a new connection displaces that address's oldest connection
+// still in its handshake (so silent sockets cannot lock a real client out
+// from behind the same address); when every one of them is past its
+// handshake, the new connection is closed at once, before any byte is read. The zero value is not
 // usable; use NewListener. Accept and Close are safe for concurrent use.
 type Listener struct {
 	net.Listener
@@ -23,8 +26,8 @@ type Listener struct {
 	timeout time.Duration
 	now     func() time.Time
 
-	mu     sync.Mutex
-	counts map[string]int
+	mu    sync.Mutex
+	conns map[string][]*Conn // open connections per address, oldest first
 }
 
 // DefaultMaxPerIP is the cap Wrap applies when Options.MaxPerIP is zero.
@@ -54,7 +57,7 @@ func Wrap(l net.Listener, o Options) *Listener {
 // makes every accepted connection's deadlines end at accept time plus
 // handshakeTimeout until Conn.Release is called; 0 leaves deadlines alone.
 func NewListener(l net.Listener, maxPerIP int, handshakeTimeout time.Duration) *Listener {
-	return &Listener{Listener: l, max: maxPerIP, timeout: handshakeTimeout, now: time.Now, counts: map[string]int{}}
+	return &Listener{Listener: l, max: maxPerIP, timeout: handshakeTimeout, now: time.Now, conns: map[string][]*Conn{}}
 }
 
 // Accept returns the next connection whose address is under the cap.
@@ -65,28 +68,59 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := hostOf(c.RemoteAddr())
+		wc := l.wrap(c, ip)
 		l.mu.Lock()
-		if l.max > 0 && l.counts[ip] >= l.max {
-			l.mu.Unlock()
-			_ = c.Close()
-			continue
+		var evict *Conn
+		if open := l.conns[ip]; l.max > 0 && len(open) >= l.max {
+			for _, o := range open {
+				if !o.released.Load() {
+					evict = o
+					break
+				}
+			}
+			if evict == nil {
+				l.mu.Unlock()
+				_ = c.Close()
+				continue
+			}
+			l.remove(ip, evict)
 		}
-		l.counts[ip]++
+		l.conns[ip] = append(l.conns[ip], wc)
 		l.mu.Unlock()
-		return l.wrap(c, ip), nil
+		if evict != nil {
+			_ = evict.Close()
+		}
+		return wc, nil
 	}
+}
+
+// remove drops c from ip's list; l.mu must be held.
+func (l *Listener) remove(ip string, c *Conn) {
+	open := l.conns[ip]
+	for i, o := range open {
+		if o == c {
+			open = append(open[:i:i], open[i+1:]...)
+			break
+		}
+	}
+	if len(open) == 0 {
+		delete(l.conns, ip)
+		return
+	}
+	l.conns[ip] = open
 }
 
 // Count reports how many connections from ip are open.
 func (l *Listener) Count(ip string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.counts[ip]
+	return len(l.conns[ip])
 }
 
 func (l *Listener) wrap(c net.Conn, ip string) *Conn {
 	now := l.now()
-	wc := &Conn{Conn: c, accepted: now, onClose: func() { l.release(ip) }}
+	wc := &Conn{Conn: c, accepted: now}
+	wc.onClose = func() { l.release(ip, wc) }
 	if l.timeout > 0 {
 		wc.limit = now.Add(l.timeout)
 		_ = c.SetDeadline(wc.limit)
@@ -96,14 +130,10 @@ func (l *Listener) wrap(c net.Conn, ip string) *Conn {
 	return wc
 }
 
-func (l *Listener) release(ip string) {
+func (l *Listener) release(ip string, c *Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.counts[ip] <= 1 {
-		delete(l.counts, ip)
-		return
-	}
-	l.counts[ip]--
+	l.remove(ip, c)
 }
 
 func hostOf(a net.Addr) string {

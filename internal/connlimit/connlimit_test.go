@@ -172,3 +172,47 @@ func TestFromContextThroughTLS(t *testing.T) {
 }
 
 var _ io.Closer = (*Conn)(nil)
+
+// TestNewConnDisplacesOldestInHandshake: silent sockets from one address
+// cannot lock out a real client behind the same address; they give way,
+// oldest first, while connections past their handshake are kept.
+func TestNewConnDisplacesOldestInHandshake(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(inner, 3, time.Minute)
+	accepted := make(chan *Conn, 10)
+	serve(t, l, func(c net.Conn) { accepted <- c.(*Conn) })
+
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	established := dial()
+	(<-accepted).Release() // past its handshake: never displaced
+	silent1, silent2 := dial(), dial()
+	<-accepted
+	<-accepted
+	real := dial()
+	<-accepted
+	if n := l.Count("127.0.0.1"); n != 3 {
+		t.Fatalf("Count = %d, want 3", n)
+	}
+	isClosed := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err)
+	}
+	if !isClosed(silent1) {
+		t.Errorf("the oldest silent connection was not displaced")
+	}
+	if isClosed(silent2) || isClosed(established) || isClosed(real) {
+		t.Errorf("a connection other than the oldest silent one was closed")
+	}
+}
