@@ -234,7 +234,9 @@ describe('panel against a real mfd serve', { skip }, () => {
   });
 
   test('screenshots at 390x844 and 1024x768', async () => {
-    const docs = join(L.REPO, 'docs');
+    // MFD_UPDATE_SCREENSHOTS=1 writes them to docs/, where they are kept;
+    // otherwise they go to the temp dir, so a test run leaves no diff.
+    const docs = process.env.MFD_UPDATE_SCREENSHOTS === '1' ? join(L.REPO, 'docs') : join(dir, 'docs');
     mkdirSync(docs, { recursive: true });
     await page.locator('.host button[data-action="type-hello"]').click();
     await L.waitFor(async () => /ok/.test(await page.locator('.host button[data-action="type-hello"] .result').innerText()));
