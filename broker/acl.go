@@ -4,10 +4,11 @@ import (
 	"strings"
 
 	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/topicacl"
 	"github.com/openmfd/mfd/internal/wire"
 )
 
-// The topic table of the contract, per role, as MQTT filter patterns. A
+// The topic table of the contract, per role, is topicacl's. A
 // subscription filter is granted when one read pattern contains it, that
 // is when every topic the filter can match is matched by the pattern; a
 // topic is a filter without wildcards, so the same check answers
@@ -15,47 +16,15 @@ import (
 // topic outside the table) and, for this table, complete enough: no
 // useful filter is covered only by a union of patterns.
 
-const (
-	hostsRoot   = wire.Root + "/hosts/"
-	clientsRoot = wire.Root + "/clients/"
-	haRoot      = "homeassistant/"
-	haStatus    = "homeassistant/status"
-)
-
 // readPatterns returns the filters id may read.
 func readPatterns(id authn.Identity) []string {
-	sub := string(id.Sub)
-	hostReads := []string{
-		hostsRoot + "+/status",
-		hostsRoot + "+/actions",
-		hostsRoot + "+/input",
-		hostsRoot + "+/events",
-	}
-	own := []string{
-		clientsRoot + sub + "/reply",
-		clientsRoot + sub + "/reply/#",
-		clientsRoot + sub + "/token",
-	}
-	switch id.Role {
-	case wire.RolePanel:
-		return append(hostReads, own...)
-	case wire.RoleAgent:
-		if id.Host.IsZero() {
-			return nil
+	var out []string
+	for _, r := range topicacl.For(id) {
+		if r.Read {
+			out = append(out, r.Filter)
 		}
-		h := hostsRoot + id.Host.String()
-		p := append(hostReads, own...)
-		return append(p,
-			h+"/cmd/+",
-			h+"/press/+",
-			h+"/input/set",
-			clientsRoot+"+/presence",
-			haStatus,
-		)
-	case wire.RoleIntegration:
-		return append(hostReads, haRoot+"#")
 	}
-	return nil
+	return out
 }
 
 // writeRule is a topic pattern a role may publish to, and whether it may
@@ -63,45 +32,17 @@ func readPatterns(id authn.Identity) []string {
 type writeRule struct {
 	pattern string
 	retain  bool
-	// cond, when set, must hold for the concrete topic too.
-	cond func(topic string) bool
 }
 
 // writeRules returns where id may publish.
 func writeRules(id authn.Identity) []writeRule {
-	sub := string(id.Sub)
-	switch id.Role {
-	case wire.RolePanel:
-		return []writeRule{
-			{pattern: hostsRoot + "+/cmd/" + sub},
-			{pattern: hostsRoot + "+/press/+"},
-		}
-	case wire.RoleAgent:
-		if id.Host.IsZero() {
-			return nil
-		}
-		hs := id.Host.String()
-		h := hostsRoot + hs
-		return []writeRule{
-			{pattern: h + "/status", retain: true},
-			{pattern: h + "/actions", retain: true},
-			{pattern: h + "/input", retain: true},
-			{pattern: h + "/events"},
-			{pattern: clientsRoot + "+/reply"},
-			{pattern: clientsRoot + "+/reply/#"},
-			{pattern: haStatus},
-			// Discovery documents: only about this host.
-			{pattern: haRoot + "#", retain: true, cond: func(t string) bool {
-				return t != haStatus && strings.Contains(t, hs)
-			}},
-		}
-	case wire.RoleIntegration:
-		return []writeRule{
-			{pattern: hostsRoot + "+/press/+"},
-			{pattern: hostsRoot + "+/input/set"},
+	var out []writeRule
+	for _, r := range topicacl.For(id) {
+		if r.Write {
+			out = append(out, writeRule{pattern: r.Filter, retain: r.Retain})
 		}
 	}
-	return nil
+	return out
 }
 
 // canRead reports whether id may subscribe to filter (or receive a message
@@ -133,9 +74,6 @@ func canWrite(id authn.Identity, topic string, retain bool) bool {
 	}
 	for _, r := range writeRules(id) {
 		if !contains(r.pattern, topic) {
-			continue
-		}
-		if r.cond != nil && !r.cond(topic) {
 			continue
 		}
 		if retain && !r.retain {

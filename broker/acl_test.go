@@ -169,8 +169,11 @@ func TestCanWrite(t *testing.T) {
 		{agent1, wire.PresenceTopic("p-alice"), false, false},
 		{agent1, "homeassistant/status", false, true},
 		{agent1, "homeassistant/status", true, false},
-		{agent1, "homeassistant/button/mfd_" + h1.String() + "_mute/config", true, true},
-		{agent1, "homeassistant/button/mfd_" + h2.String() + "_mute/config", true, false},
+		{agent1, "homeassistant/button/mfd-" + h1.String() + "/mute/config", true, true},
+		{agent1, "homeassistant/switch/mfd-" + h1.String() + "/input/config", true, true},
+		{agent1, "homeassistant/button/mfd-" + h2.String() + "/mute/config", true, false},
+		{agent1, "homeassistant/button/mfd_" + h1.String() + "_mute/config", true, false},
+		{agent1, "homeassistant/button/mfd-" + h1.String() + "/mute/other", true, false},
 		{agent1, "homeassistant/button/other/config", true, false},
 		// Integrations: press and input/set, never cmd, never retained.
 		{integ, wire.PressTopic(h1, "mute"), false, true},

@@ -1,0 +1,92 @@
+// Package topicacl is the contract's topic table per role: which topic
+// filters each kind of client may read, and where it may publish. The
+// embedded broker enforces it; the auth service writes it into every token
+// in EMQX's ACL format, so that an external broker enforces the same.
+package topicacl
+
+import (
+	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/wire"
+)
+
+// The roots of the two trees the table names.
+const (
+	HostsRoot   = wire.Root + "/hosts/"
+	ClientsRoot = wire.Root + "/clients/"
+	// HARoot is Home Assistant's default discovery prefix, the only one a
+	// broker of ours admits.
+	HARoot = "homeassistant/"
+	// HAStatus is where Home Assistant announces itself (its birth and
+	// last will).
+	HAStatus = "homeassistant/status"
+)
+
+// Rule grants a client one topic filter. A filter may be read when a Read
+// rule's filter contains it; a topic may be published to when a Write
+// rule's filter matches it, with the retain flag only if Retain is set.
+type Rule struct {
+	Filter string
+	Read   bool
+	Write  bool
+	// Retain allows the retain flag on publishes (Write rules only).
+	Retain bool
+}
+
+// HANode is the discovery node ID of host's device: discovery documents
+// live at homeassistant/{component}/{node}/{object}/config. It must match
+// what the agent publishes (agent.haNode).
+func HANode(host string) string { return "mfd-" + host }
+
+// For returns the rules of id, in a stable order. An agent without a host
+// and an unknown role get none.
+func For(id authn.Identity) []Rule {
+	sub := string(id.Sub)
+	hostReads := []Rule{
+		{Filter: HostsRoot + "+/status", Read: true},
+		{Filter: HostsRoot + "+/actions", Read: true},
+		{Filter: HostsRoot + "+/input", Read: true},
+		{Filter: HostsRoot + "+/events", Read: true},
+	}
+	own := []Rule{
+		{Filter: ClientsRoot + sub + "/reply", Read: true},
+		{Filter: ClientsRoot + sub + "/reply/#", Read: true},
+		{Filter: ClientsRoot + sub + "/token", Read: true},
+	}
+	switch id.Role {
+	case wire.RolePanel:
+		r := append(hostReads, own...)
+		return append(r,
+			Rule{Filter: HostsRoot + "+/cmd/" + sub, Write: true},
+			Rule{Filter: HostsRoot + "+/press/+", Write: true},
+		)
+	case wire.RoleAgent:
+		if id.Host.IsZero() {
+			return nil
+		}
+		hs := id.Host.String()
+		h := HostsRoot + hs
+		r := append(hostReads, own...)
+		return append(r,
+			Rule{Filter: h + "/cmd/+", Read: true},
+			Rule{Filter: h + "/press/+", Read: true},
+			Rule{Filter: h + "/input/set", Read: true},
+			Rule{Filter: ClientsRoot + "+/presence", Read: true},
+			Rule{Filter: HAStatus, Read: true, Write: true},
+			Rule{Filter: h + "/status", Write: true, Retain: true},
+			Rule{Filter: h + "/actions", Write: true, Retain: true},
+			Rule{Filter: h + "/input", Write: true, Retain: true},
+			Rule{Filter: h + "/events", Write: true},
+			Rule{Filter: ClientsRoot + "+/reply", Write: true},
+			Rule{Filter: ClientsRoot + "+/reply/#", Write: true},
+			// Discovery documents: only about this host's own device.
+			Rule{Filter: HARoot + "+/" + HANode(hs) + "/+/config", Write: true, Retain: true},
+		)
+	case wire.RoleIntegration:
+		r := append(hostReads, Rule{Filter: HARoot + "#", Read: true})
+		return append(r,
+			Rule{Filter: HostsRoot + "+/press/+", Write: true},
+			Rule{Filter: HostsRoot + "+/input/set", Write: true},
+		)
+	}
+	return nil
+}
