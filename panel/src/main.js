@@ -310,7 +310,16 @@ function settings() {
       $('pad-result').textContent = r.ok ? `released · ${r.ms} ms` : r.code;
     }
   });
+  // Forgetting takes two presses: the pairing cannot be had back without
+  // the host's approval.
+  let armed = null;
   $('forget').addEventListener('click', () => {
+    const b = $('forget');
+    if (!armed) {
+      b.textContent = 'Press again to forget this server';
+      armed = setTimeout(() => { armed = null; b.textContent = 'Forget this server'; }, 4000);
+      return;
+    }
     store.forget();
     location.reload();
   });
