@@ -38,6 +38,10 @@ type claims struct {
 	NotBefore *jwt.NumericDate `json:"nbf"`
 	ExpiresAt *jwt.NumericDate `json:"exp"`
 	ID        string           `json:"jti"`
+	// ACL is what the client may publish and subscribe to, for an external
+	// broker (EMQX) that takes it from the token; the embedded broker
+	// enforces the same table itself and ignores it.
+	ACL []emqxRule `json:"acl,omitempty"`
 }
 
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -71,6 +75,7 @@ func (s *Service) issue(rec record) (wire.TokenMsg, error) {
 	if rec.Role == wire.RoleAgent {
 		c.Host = rec.host().String()
 	}
+	c.ACL = emqxACL(authn.Identity{Sub: rec.Sub, Role: rec.Role, Host: rec.host()})
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	t.Header["kid"] = s.signer.kid
 	signed, err := t.SignedString(s.signer.priv)
