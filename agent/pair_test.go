@@ -228,8 +228,33 @@ func TestPairRefusesChangedCert(t *testing.T) {
 	// Same server ID, another certificate (reporting itself honestly).
 	srv2 := newFakeAuthServer(t, id, selfSigned(t))
 	_, err = Pair(t.Context(), PairOptions{Server: srv2.url(), StateDir: dir, Logger: testLogger(t)})
-	if !errors.Is(err, ErrCertChanged) {
-		t.Fatalf("Pair with a new certificate = %v, want ErrCertChanged", err)
+	if !errors.Is(err, ErrCertChanged) || errors.Is(err, ErrServerChanged) {
+		t.Fatalf("Pair with a new certificate = %v, want ErrCertChanged only", err)
+	}
+	if srv2.authoriseCount() != 0 {
+		t.Errorf("the client key was sent over an unpinned connection")
+	}
+}
+
+// TestPairRefusesNewServer: a server reinstalled from scratch has a new
+// certificate and a new ID; the error says both.
+func TestPairRefusesNewServer(t *testing.T) {
+	dir := t.TempDir()
+	id := ids.NewServerID()
+	srv := newFakeAuthServer(t, id, nil)
+	p, err := Pair(t.Context(), PairOptions{Server: srv.url(), StateDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.CloseIdleConnections()
+	id2 := ids.NewServerID()
+	srv2 := newFakeAuthServer(t, id2, selfSigned(t))
+	_, err = Pair(t.Context(), PairOptions{Server: srv2.url(), StateDir: dir, Logger: testLogger(t)})
+	if !errors.Is(err, ErrCertChanged) || !errors.Is(err, ErrServerChanged) {
+		t.Fatalf("Pair with a new certificate and ID = %v, want ErrCertChanged and ErrServerChanged", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, id.String()) || !strings.Contains(msg, id2.String()) {
+		t.Errorf("Pair's error %q does not name the pinned and the new server ID", msg)
 	}
 	if srv2.authoriseCount() != 0 {
 		t.Errorf("the client key was sent over an unpinned connection")
