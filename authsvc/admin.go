@@ -31,6 +31,7 @@ const (
 	opDeny           = "deny"
 	opRevoke         = "revoke"
 	opAddIntegration = "add_integration"
+	opStats          = "stats"
 )
 
 type adminRequest struct {
@@ -39,12 +40,13 @@ type adminRequest struct {
 }
 
 type adminResponse struct {
-	OK      bool         `json:"ok"`
-	Error   string       `json:"error,omitempty"`
-	Clients []ClientInfo `json:"clients,omitempty"`
-	Client  *ClientInfo  `json:"client,omitempty"`
-	Sub     ids.Subject  `json:"sub,omitempty"`
-	Token   string       `json:"token,omitempty"`
+	OK      bool           `json:"ok"`
+	Error   string         `json:"error,omitempty"`
+	Clients []ClientInfo   `json:"clients,omitempty"`
+	Client  *ClientInfo    `json:"client,omitempty"`
+	Sub     ids.Subject    `json:"sub,omitempty"`
+	Token   string         `json:"token,omitempty"`
+	Stats   map[string]any `json:"stats,omitempty"`
 }
 
 // AdminSocketPath returns the admin socket's path in stateDir.
@@ -140,6 +142,12 @@ func (s *Service) adminDo(req adminRequest) adminResponse {
 		ci, err = s.Deny(req.Arg)
 	case opRevoke:
 		ci, err = s.Revoke(req.Arg)
+	case opStats:
+		if s.opts.Stats == nil {
+			return adminResponse{Error: "this server keeps no stats"}
+		}
+		resp.Stats = s.opts.Stats()
+		return resp
 	case opAddIntegration:
 		resp.Sub, resp.Token, err = s.AddIntegration(req.Arg)
 		if err != nil {
@@ -255,4 +263,11 @@ func (a *AdminClient) AddIntegration(name string) (sub ids.Subject, token string
 		return "", "", err
 	}
 	return resp.Sub, resp.Token, nil
+}
+
+// Stats returns the running server's figures (Options.Stats): numbers
+// decode as float64.
+func (a *AdminClient) Stats() (map[string]any, error) {
+	resp, err := a.call(adminRequest{Op: opStats})
+	return resp.Stats, err
 }

@@ -74,6 +74,10 @@ type Options struct {
 	// 5 per second with bursts of 20 when zero.
 	Rate  float64
 	Burst int
+	// Stats, when set, answers the admin socket's "stats" request (`mfd
+	// stats`): figures such as goroutines, heap and connected clients, for
+	// soak tests and operators on the host. Nil answers an error.
+	Stats func() map[string]any
 }
 
 // Service is the auth service. Its methods are safe for concurrent use.

@@ -24,6 +24,7 @@ commands:
   serve     run the server (HTTPS, MQTT over WebSocket, the panel) and this host's agent
   agent     run the agent of another host against a server or an MQTT broker
   clients   list, approve, deny and revoke clients of the running server
+  stats     print the running server's goroutines, heap, open files and MQTT clients
   version   print the version
 
 Every command takes --state-dir DIR (default $MFD_STATE_DIR, else
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, args[1:], stdout, stderr)
 	case "clients":
 		return runClients(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfd", version)
 		return nil

@@ -51,19 +51,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
 		return fmt.Errorf("making state dir: %w", err)
 	}
+	var br *broker.Broker
 	svc, err := authsvc.New(authsvc.Options{
 		StateDir:       *stateDir,
 		Version:        version,
 		Logger:         log.With("part", "auth"),
 		Notifier:       authsvc.NewDesktopNotifier(log),
 		AllowedOrigins: cfg.AllowedOrigins,
+		Stats:          func() map[string]any { return serverStats(br) },
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
 
-	br, err := broker.New(broker.Options{
+	br, err = broker.New(broker.Options{
 		Authenticator:  svc,
 		Logger:         log.With("part", "broker"),
 		AllowedOrigins: cfg.AllowedOrigins,

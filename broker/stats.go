@@ -1,0 +1,24 @@
+package broker
+
+// ClientCount reports how many network clients mochi holds: connected ones
+// and disconnected sessions it still keeps. The server's own inline client
+// is not counted. A connection that ended leaves nothing here once its
+// session is gone, so a count back at its baseline after an attack means no
+// ghost client was left behind.
+func (b *Broker) ClientCount() int {
+	n := 0
+	for _, cl := range b.server.Clients.GetAll() {
+		if !cl.Net.Inline {
+			n++
+		}
+	}
+	return n
+}
+
+// SessionCount reports how many connections the auth hook tracks: those
+// that sent an accepted CONNECT and have not ended yet.
+func (b *Broker) SessionCount() int {
+	b.hook.mu.RLock()
+	defer b.hook.mu.RUnlock()
+	return len(b.hook.sessions)
+}
