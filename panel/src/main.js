@@ -273,6 +273,8 @@ async function flow() {
       if (err instanceof ServerChanged) { backoff = 0; continue; }
       const what = err && err.code != null ? reasonText(err.code) : (err && err.message) || 'failed';
       backoff = Math.min(Math.max(1000, backoff * 2), 30000);
+      // Rate limited (429): wait at least as long as the server asks.
+      if (err && err.retryAfter) backoff = Math.max(backoff, Math.min(err.retryAfter, 300) * 1000);
       setState('error', `Cannot reach the server (${what})`);
       $('busy-text').textContent = `Cannot reach the server (${what}). Trying again…`;
       $('screen-panel').classList.add('disconnected');
