@@ -84,10 +84,18 @@ func canWrite(id authn.Identity, topic string, retain bool) bool {
 	return false
 }
 
-// canWill reports whether id may leave a Will on topic: only an agent, and
-// only on its own host's status.
-func canWill(id authn.Identity, topic string) bool {
-	return id.Role == wire.RoleAgent && !id.Host.IsZero() && topic == wire.StatusTopic(id.Host)
+// canWill reports whether id may leave a Will on topic: an agent on its
+// own host's status (retained: it is the host's state), and an integration
+// on Home Assistant's status topic, not retained, as Home Assistant's MQTT
+// integration does by default.
+func canWill(id authn.Identity, topic string, retain bool) bool {
+	switch id.Role {
+	case wire.RoleAgent:
+		return !id.Host.IsZero() && topic == wire.StatusTopic(id.Host)
+	case wire.RoleIntegration:
+		return topic == topicacl.HAStatus && !retain
+	}
+	return false
 }
 
 // ownReplyTree reports whether topic is sub's reply topic or below it: the

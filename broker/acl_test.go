@@ -181,7 +181,11 @@ func TestCanWrite(t *testing.T) {
 		{integ, wire.InputSetTopic(h2), false, true},
 		{integ, wire.CmdTopic(h1, "i-ha"), false, false},
 		{integ, wire.StatusTopic(h1), false, false},
-		{integ, "homeassistant/status", false, false},
+		// Home Assistant's birth message, never retained.
+		{integ, "homeassistant/status", false, true},
+		{integ, "homeassistant/status", true, false},
+		{integ, "homeassistant/button/mfd-" + h1.String() + "/mute/config", true, false},
+		{integ, "homeassistant/button/mfd-" + h1.String() + "/mute/config", false, false},
 		// Malformed.
 		{panelA, "", false, false},
 		{panelA, "mfd/v1/hosts/+/cmd/p-alice", false, false},
@@ -196,23 +200,31 @@ func TestCanWrite(t *testing.T) {
 
 func TestCanWill(t *testing.T) {
 	tests := []struct {
-		id    authn.Identity
-		topic string
-		want  bool
+		id     authn.Identity
+		topic  string
+		retain bool
+		want   bool
 	}{
-		{agent1, wire.StatusTopic(h1), true},
-		{agent1, wire.StatusTopic(h2), false},
-		{agent1, wire.CmdTopic(h1, "a-one"), false},
-		{agent1, wire.PressTopic(h1, "x"), false},
-		{agent1, wire.InputSetTopic(h1), false},
-		{agent1, wire.ReplyTopic("p-alice"), false},
-		{panelA, wire.StatusTopic(h1), false},
-		{panelA, wire.CmdTopic(h1, "p-alice"), false},
-		{integ, wire.PressTopic(h1, "x"), false},
+		{agent1, wire.StatusTopic(h1), true, true},
+		{agent1, wire.StatusTopic(h1), false, true},
+		{agent1, wire.StatusTopic(h2), true, false},
+		{agent1, wire.CmdTopic(h1, "a-one"), false, false},
+		{agent1, wire.PressTopic(h1, "x"), false, false},
+		{agent1, wire.InputSetTopic(h1), false, false},
+		{agent1, wire.ReplyTopic("p-alice"), false, false},
+		{agent1, "homeassistant/status", false, false},
+		{panelA, wire.StatusTopic(h1), true, false},
+		{panelA, wire.CmdTopic(h1, "p-alice"), false, false},
+		{panelA, "homeassistant/status", false, false},
+		{integ, wire.PressTopic(h1, "x"), false, false},
+		{integ, wire.StatusTopic(h1), true, false},
+		// Home Assistant's default Will: "offline" on its status topic.
+		{integ, "homeassistant/status", false, true},
+		{integ, "homeassistant/status", true, false},
 	}
 	for _, tt := range tests {
-		if got := canWill(tt.id, tt.topic); got != tt.want {
-			t.Errorf("canWill(%s, %q) = %v, want %v", who(tt.id), tt.topic, got, tt.want)
+		if got := canWill(tt.id, tt.topic, tt.retain); got != tt.want {
+			t.Errorf("canWill(%s, %q, retain=%v) = %v, want %v", who(tt.id), tt.topic, tt.retain, got, tt.want)
 		}
 	}
 }
@@ -292,7 +304,7 @@ func FuzzFilterACL(f *testing.F) {
 		id := ids[int(role)%len(ids)]
 		granted := canRead(id, filter)
 		_ = canWrite(id, topic, role&1 == 1)
-		_ = canWill(id, topic)
+		_ = canWill(id, topic, false)
 		_ = ownReplyTree(id, topic)
 		if !granted {
 			return

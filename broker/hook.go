@@ -153,7 +153,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return h.refuse(cl, packets.ErrClientIdentifierNotValid, 0x02, logSub, "client identifier not bound to subject")
 	}
 
-	if pk.Connect.WillFlag && !canWill(id, pk.Connect.WillTopic) {
+	if pk.Connect.WillFlag && !canWill(id, pk.Connect.WillTopic, pk.Connect.WillRetain) {
 		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "will not allowed on this topic")
 	}
 

@@ -86,6 +86,9 @@ func For(id authn.Identity) []Rule {
 		return append(r,
 			Rule{Filter: HostsRoot + "+/press/+", Write: true},
 			Rule{Filter: HostsRoot + "+/input/set", Write: true},
+			// Home Assistant's birth message, which asks every agent
+			// for its discovery documents again.
+			Rule{Filter: HAStatus, Write: true},
 		)
 	}
 	return nil
