@@ -42,6 +42,17 @@ describe('panel against a real mfd serve', { skip }, () => {
   };
   const pending = async (s = srv) => (await s.clients()).filter((c) => c.state === 'pending');
 
+  // step is test() whose failures carry the end of the server's log.
+  const step = (name, fn) => test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      const tail = (srv ? srv.log() : '').split('\n').filter((l) => !l.includes('█')).slice(-25).join('\n');
+      err.message += `\n--- mfd serve, last lines ---\n${tail}`;
+      throw err;
+    }
+  });
+
   before(async () => {
     x = await L.startXvfb();
     dir = L.tempDir();
@@ -54,10 +65,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     ({ page, log } = await L.openPage(ctx, srv.url));
   });
 
-  after(async (t) => {
-    if (process.exitCode || process.env.MFD_TEST_VERBOSE) {
-      console.error(`--- server output ---\n${srv && srv.log()}`);
-    }
+  after(async () => {
     await browser?.close().catch(() => {});
     await xev?.stop();
     await srv?.stop();
@@ -65,7 +73,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     if (dir) L.cleanup(dir);
   });
 
-  test('the page shows the same pairing code as mfd clients list', async () => {
+  step('the page shows the same pairing code as mfd clients list', async () => {
     await page.goto(srv.url + '/');
     code = await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'pending' && window.__mfd.code), { message: 'a pairing code' });
     assert.match(code, /^\d{6}$/);
@@ -83,7 +91,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     sub = list[0].sub;
   });
 
-  test('after approval the host and its action buttons appear', async () => {
+  step('after approval the host and its action buttons appear', async () => {
     await srv.cli('approve', code);
     await waitState('connected');
     const button = page.locator('.host button[data-action="type-hello"]');
@@ -100,7 +108,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.deepEqual(approved.map((c) => c.sub), [sub]);
   });
 
-  test('clicking an action types on the host and shows the result', async () => {
+  step('clicking an action types on the host and shows the result', async () => {
     await xev.focus();
     let m = xev.mark();
     const button = page.locator('.host button[data-action="type-hello"]');
@@ -114,7 +122,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     await L.waitFor(() => xev.typed(m).includes('hello'), { message: 'a second "hello" from Enter' });
   });
 
-  test('a reload keeps the pairing', async () => {
+  step('a reload keeps the pairing', async () => {
     await page.reload();
     await waitState('connected');
     await page.locator('.host button[data-action="type-hello"]').waitFor({ state: 'visible' });
@@ -124,7 +132,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.equal(await page.evaluate(() => window.__mfd.sub), sub);
   });
 
-  test('a hold button held 5 s keeps the key down and lets go within 0.5 s', async () => {
+  step('a hold button held 5 s keeps the key down and lets go within 0.5 s', async () => {
     await xev.focus();
     const m = xev.mark();
     const hold = page.locator('button.hold[data-key="shift"]');
@@ -149,7 +157,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.equal(await hold.getAttribute('aria-pressed'), 'false');
   });
 
-  test('closing the tab while holding lets go within 3.5 s', async () => {
+  step('closing the tab while holding lets go within 3.5 s', async () => {
     await xev.focus();
     // A second device (its own browser profile), so that closing its tab
     // ends its client's last session.
@@ -176,7 +184,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.deepEqual(log2.errors, []);
   });
 
-  test('dragging on the trackpad moves the pointer, a tap clicks, two fingers scroll', async () => {
+  step('dragging on the trackpad moves the pointer, a tap clicks, two fingers scroll', async () => {
     const pad = page.locator('#trackpad');
     await pad.scrollIntoViewIfNeeded();
     const box = await pad.boundingBox();
@@ -224,7 +232,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     await cdp.detach();
   });
 
-  test('the text box types Unicode', async () => {
+  step('the text box types Unicode', async () => {
     await xev.focus();
     const m = xev.mark();
     await page.fill('#type-text', 'é€');
@@ -233,7 +241,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     await L.waitFor(async () => /^ok · \d+ ms$/.test(await page.locator('#type-result').innerText()), { message: 'ok on the text box' });
   });
 
-  test('screenshots at 390x844 and 1024x768', async () => {
+  step('screenshots at 390x844 and 1024x768', async () => {
     // MFD_UPDATE_SCREENSHOTS=1 writes them to docs/, where they are kept;
     // otherwise they go to the temp dir, so a test run leaves no diff.
     const docs = process.env.MFD_UPDATE_SCREENSHOTS === '1' ? join(L.REPO, 'docs') : join(dir, 'docs');
@@ -250,7 +258,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     }
   });
 
-  test('page load to connected on loopback', async () => {
+  step('page load to connected on loopback', async () => {
     await page.reload();
     await waitState('connected');
     const ms = await page.evaluate(() => window.__mfd.connectedAt);
@@ -258,7 +266,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.ok(ms > 0 && ms < 3000, `load to connected took ${ms} ms`);
   });
 
-  test('after the server restarts the page signs in again by itself, with the same pairing', async () => {
+  step('after the server restarts the page signs in again by itself, with the same pairing', async () => {
     errorsAt.stop = log.errors.length;
     const connects = await page.evaluate(() => window.__mfd.connects);
     const { stateDir } = srv;
@@ -271,7 +279,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     errorsAt.restart = log.errors.length;
   });
 
-  test('no console errors and no request to another origin so far', () => {
+  step('no console errors and no request to another origin so far', () => {
     // Only the restart above may have left the browser's own network noise.
     const during = log.errors.slice(errorsAt.stop, errorsAt.restart);
     assert.deepEqual(log.errors.slice(0, errorsAt.stop), []);
@@ -281,7 +289,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     errorsAt.revoke = log.errors.length;
   });
 
-  test('revocation brings the page back to pairing', async () => {
+  step('revocation brings the page back to pairing', async () => {
     await srv.cli('revoke', sub);
     await L.waitFor(() => page.locator('#pair-refused').isVisible(), { message: 'the refused notice' });
     assert.match(await page.locator('#pair-refused-text').innerText(), /revoked/);
@@ -294,7 +302,7 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.notEqual(await page.evaluate(() => localStorage.getItem('mfd.client_key')), oldKey, 'a new key');
   });
 
-  test('a server with a new ID brings the warning, and only going on sends a new key', async () => {
+  step('a server with a new ID brings the warning, and only going on sends a new key', async () => {
     const oldID = srv.info.server_id;
     const oldKey = await page.evaluate(() => localStorage.getItem('mfd.client_key'));
     await srv.stop();
@@ -317,14 +325,14 @@ describe('panel against a real mfd serve', { skip }, () => {
     assert.equal(await page.evaluate(() => localStorage.getItem('mfd.server_id')), srv.info.server_id);
   });
 
-  test('a denied request shows it and offers to pair again', async () => {
+  step('a denied request shows it and offers to pair again', async () => {
     await srv.cli('deny', code);
     await L.waitFor(() => page.locator('#pair-refused').isVisible(), { message: 'the refused notice' });
     assert.match(await page.locator('#pair-refused-text').innerText(), /refused/);
     assert.ok(await page.locator('#pair-again').isVisible());
   });
 
-  test('no page errors at all, and only the expected network noise after revocation', () => {
+  step('no page errors at all, and only the expected network noise after revocation', () => {
     const later = log.errors.slice(errorsAt.revoke ?? 0);
     assert.deepEqual(later.filter((e) => !EXPECTED_NETWORK_NOISE.test(e)), []);
     assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
