@@ -46,8 +46,17 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return rest[0], nil
 	}
+	var id string
 	switch verb {
-	case "list", "approve", "deny", "revoke", "add-integration":
+	case "list":
+	case "approve", "deny", "revoke":
+		if id, err = needArg(); err != nil {
+			return err
+		}
+	case "add-integration":
+		if *name == "" {
+			return usageError{"clients add-integration: --name is required"}
+		}
 	default:
 		fs.Usage()
 		return usageError{fmt.Sprintf("clients: unknown subcommand %q", verb)}
@@ -55,7 +64,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	ac, err := authsvc.DialAdmin(*stateDir)
 	if err != nil {
-		return fmt.Errorf("reaching the server (is `mfd serve` running with --state-dir %s?): %w", *stateDir, err)
+		return err
 	}
 	defer ac.Close()
 
@@ -76,10 +85,6 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		printClients(stdout, list)
 		return nil
 	case "approve", "deny", "revoke":
-		id, err := needArg()
-		if err != nil {
-			return err
-		}
 		var c authsvc.ClientInfo
 		switch verb {
 		case "approve":
@@ -95,9 +100,6 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "%s: %s (%s, %q)\n", c.State, c.Sub, c.Role, c.Name)
 		return nil
 	case "add-integration":
-		if *name == "" {
-			return usageError{"clients add-integration: --name is required"}
-		}
 		sub, token, err := ac.AddIntegration(*name)
 		if err != nil {
 			return err
