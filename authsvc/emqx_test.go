@@ -1,11 +1,15 @@
 package authsvc
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/openmfd/mfd/internal/authn"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
 )
@@ -265,5 +269,32 @@ func TestTokenWithACLFitsCap(t *testing.T) {
 		if len(aclOf(t, tok.Token)) == 0 {
 			t.Errorf("%s token has no acl claim", role)
 		}
+	}
+}
+
+// TestTopicsMdEMQXExample checks the panel's acl claim shown in topics.md
+// against what the service puts in a token for that panel.
+func TestTopicsMdEMQXExample(t *testing.T) {
+	b, err := os.ReadFile("../topics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- emqx-acl:begin -->\n```jsonc\n(.*?)```\n<!-- emqx-acl:end -->").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("topics.md has no emqx-acl block")
+	}
+	var doc struct {
+		ACL []emqxRule `json:"acl"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(m[1]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("topics.md's acl example: %v", err)
+	}
+	want := emqxACL(authn.Identity{Sub: "p-7kq2m9xw4c", Role: wire.RolePanel})
+	got, _ := json.Marshal(doc.ACL)
+	exp, _ := json.Marshal(want)
+	if !bytes.Equal(got, exp) {
+		t.Errorf("topics.md's acl example:\n%s\nthe service makes:\n%s", got, exp)
 	}
 }
