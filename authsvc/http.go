@@ -29,6 +29,7 @@ const (
 	CodeForbiddenOrigin  = "forbidden_origin"
 	CodeForbidden        = "forbidden"
 	CodeRateLimited      = "rate_limited"
+	CodeTooManyPending   = "too_many_pending"
 	CodeDenied           = "denied"
 	CodeRevoked          = "revoked"
 	CodeNotFound         = "not_found"
@@ -230,7 +231,7 @@ func (s *Service) respond(w http.ResponseWriter, res authResult) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "this client was approved as "+string(res.rec.Role)+" with another role or host")
 	case outFull:
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.PendingTTL/time.Second)/10+1))
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many pairing requests are waiting for a decision")
+		writeError(w, http.StatusTooManyRequests, CodeTooManyPending, "too many pairing requests are waiting for a decision")
 	default:
 		writeError(w, http.StatusInternalServerError, CodeInternal, "unexpected state")
 	}
