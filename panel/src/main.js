@@ -11,7 +11,7 @@ import { $ } from './dom.js';
 const WAIT_S = 25;
 
 // __mfd is what the browser tests and `make bench` read.
-const mfd = (window.__mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, code: null, sub: null, marks: {} });
+const mfd = (window.__mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, pushed: 0, code: null, sub: null, marks: {} });
 const mark = (name) => { if (mfd.marks[name] == null) mfd.marks[name] = Math.round(performance.now()); };
 
 const screens = ['busy', 'warning', 'pair', 'panel'];
@@ -168,11 +168,12 @@ function connect(auth, info, ws) {
       message: (topic, text) => hosts.update(topic, text),
       token: (msg) => {
         // Every session of this subject (other tabs too) hears every push:
-        // take a token only if it lasts clearly longer than the one in use.
+        // take a token only if it lasts longer than the one in use.
         const exp = Date.parse(msg.expires_at);
-        if (s.rotating || !(exp > s.expiresAt + 30000)) return;
+        if (s.rotating || !(exp > s.expiresAt + 1000)) return;
         s.rotating = true;
         s.rotate(msg.token).then(() => {
+          mfd.pushed++;
           s.expiresAt = exp;
           scheduleRefresh(s, msg.expires_at, info);
         }, () => { /* the old token still works until it ends */ }).finally(() => { s.rotating = false; });
@@ -201,7 +202,9 @@ function scheduleRefresh(s, expiresAt, info) {
   clearTimeout(s.refreshTimer);
   const left = Date.parse(expiresAt) - Date.now();
   if (!(left > 0)) return;
-  const when = Math.max(5000, left - 60000 - Math.random() * 15000);
+  // The broker pushes at two thirds of a token's life; this comes later,
+  // a minute before the end (a sixth of the life for short tokens).
+  const when = Math.max(1000, left - Math.min(60000, left / 6) - Math.random() * Math.min(15000, left / 12));
   s.refreshTimer = setTimeout(async () => {
     if (session !== s) return;
     try {
