@@ -105,6 +105,9 @@ type server struct {
 	out      *syncBuffer
 	done     chan struct{}
 	extra    []string
+	display  string // with withAgent: the X display of the local agent
+	agent    bool   // run the local agent (no --no-agent)
+	config   string // --config FILE
 }
 
 type serverOpt func(*server)
@@ -112,6 +115,15 @@ type serverOpt func(*server)
 func withStateDir(d string) serverOpt { return func(s *server) { s.stateDir = d } }
 func withArgs(a ...string) serverOpt  { return func(s *server) { s.extra = append(s.extra, a...) } }
 func withAddr(addr string) serverOpt  { return func(s *server) { s.addr = addr } }
+
+// withAgent runs the server's own agent, driving X display (":5"); without
+// it the server runs with --no-agent.
+func withAgent(display string) serverOpt {
+	return func(s *server) { s.agent, s.display = true, display }
+}
+
+// withConfig passes --config path, the host config YAML.
+func withConfig(path string) serverOpt { return func(s *server) { s.config = path } }
 
 func startServer(t *testing.T, opts ...serverOpt) *server {
 	t.Helper()
@@ -126,10 +138,16 @@ func startServer(t *testing.T, opts ...serverOpt) *server {
 		s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	}
 	s.tlsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	args := []string{"serve", "--state-dir", s.stateDir, "--listen", s.addr, "--mqtt-tls", s.tlsAddr, "--no-agent"}
+	args := []string{"serve", "--state-dir", s.stateDir, "--listen", s.addr, "--mqtt-tls", s.tlsAddr}
+	if !s.agent {
+		args = append(args, "--no-agent")
+	}
+	if s.config != "" {
+		args = append(args, "--config", s.config)
+	}
 	args = append(args, s.extra...)
 	s.cmd = exec.Command(mfdBin, args...)
-	s.cmd.Env = append(os.Environ(), "MFD_STATE_DIR=")
+	s.cmd.Env = append(os.Environ(), "MFD_STATE_DIR=", "DISPLAY="+s.display)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting mfd serve: %v", err)
@@ -246,6 +264,17 @@ type authResp struct {
 
 func (s *server) authoriseRaw(body, query, origin string) authResp {
 	s.t.Helper()
+	a, err := s.tryAuthoriseRaw(body, query, origin)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return a
+}
+
+// tryAuthoriseRaw is authoriseRaw that returns its failure instead of
+// failing the test: for goroutines other than the test's, and for a
+// server that may be gone.
+func (s *server) tryAuthoriseRaw(body, query, origin string) (authResp, error) {
 	req, _ := http.NewRequest("POST", "https://"+s.addr+"/authorise"+query, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if origin != "" {
@@ -253,16 +282,16 @@ func (s *server) authoriseRaw(body, query, origin string) authResp {
 	}
 	resp, err := insecure.Do(req)
 	if err != nil {
-		s.t.Fatalf("POST /authorise: %v", err)
+		return authResp{}, fmt.Errorf("POST /authorise: %v", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var a authResp
 	if err := json.Unmarshal(b, &a); err != nil {
-		s.t.Fatalf("POST /authorise answered %s with a body that is not JSON: %q", resp.Status, b)
+		return a, fmt.Errorf("POST /authorise answered %s with a body that is not JSON: %q", resp.Status, b)
 	}
 	a.Status, a.Header, a.Raw = resp.StatusCode, resp.Header, string(b)
-	return a
+	return a, nil
 }
 
 func (s *server) authorise(key, name, role string, extra map[string]string) authResp {

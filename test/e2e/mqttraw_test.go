@@ -23,6 +23,9 @@ type rawClient struct {
 	conn net.Conn
 	r    *bufio.Reader
 	v5   bool
+	// pending are PUBLISH packets read while waiting for another packet,
+	// kept for readMessage.
+	pending []packet
 }
 
 // packet is one MQTT control packet as read off the wire.
@@ -185,7 +188,8 @@ func (c *rawClient) subscribe(id uint16, filter string) (byte, error) {
 			return 0, fmt.Errorf("reading SUBACK: %w", err)
 		}
 		if p.typ == 3 {
-			continue // a retained PUBLISH may arrive first
+			c.pending = append(c.pending, p) // a retained PUBLISH may arrive first
+			continue
 		}
 		if p.typ != 9 {
 			return 0, fmt.Errorf("want SUBACK, got type %d", p.typ)
@@ -226,6 +230,8 @@ func (c *rawClient) publish(id uint16, topic string, payload []byte, retain bool
 			return 0, fmt.Errorf("reading PUBACK: %w", err)
 		}
 		switch p.typ {
+		case 3:
+			c.pending = append(c.pending, p)
 		case 4:
 			if len(p.body) > 2 {
 				return p.body[2], nil
@@ -298,3 +304,200 @@ func (w *wsConn) SetDeadline(t time.Time) error {
 }
 func (w *wsConn) SetReadDeadline(t time.Time) error  { return w.ws.SetReadDeadline(t) }
 func (w *wsConn) SetWriteDeadline(t time.Time) error { return w.ws.SetWriteDeadline(t) }
+
+// pubProps are the MQTT 5 PUBLISH properties the tests send and read.
+type pubProps struct {
+	responseTopic string
+	correlation   []byte
+	expiry        *uint32 // Message Expiry Interval, seconds
+	user          [][2]string
+}
+
+// message is one PUBLISH as received.
+type message struct {
+	topic   string
+	payload []byte
+	qos     byte
+	retain  bool
+	props   pubProps
+}
+
+// encProps encodes a v5 property block, length first.
+func encProps(p pubProps) []byte {
+	var b bytes.Buffer
+	if p.expiry != nil {
+		b.WriteByte(0x02)
+		b.Write(binary.BigEndian.AppendUint32(nil, *p.expiry))
+	}
+	if p.responseTopic != "" {
+		b.WriteByte(0x08)
+		b.Write(encStr(p.responseTopic))
+	}
+	if p.correlation != nil {
+		b.WriteByte(0x09)
+		b.Write(encStr(string(p.correlation)))
+	}
+	for _, kv := range p.user {
+		b.WriteByte(0x26)
+		b.Write(encStr(kv[0]))
+		b.Write(encStr(kv[1]))
+	}
+	return append(encLen(b.Len()), b.Bytes()...)
+}
+
+// sendPublish sends a QoS 0 PUBLISH, with props on v5 (ignored on 3.1.1),
+// and does not wait for anything: QoS 0 has no answer.
+func (c *rawClient) sendPublish(topic string, payload []byte, props pubProps) error {
+	var b bytes.Buffer
+	b.Write(encStr(topic))
+	if c.v5 {
+		b.Write(encProps(props))
+	}
+	b.Write(payload)
+	return c.send(frame(0x30, b.Bytes()))
+}
+
+// readMessage reads until the next PUBLISH and decodes it; other packets
+// (PINGRESP, PUBACK, SUBACK) are skipped, a DISCONNECT is an error. A
+// QoS 1 PUBLISH is acknowledged.
+func (c *rawClient) readMessage(timeout time.Duration) (message, error) {
+	if len(c.pending) > 0 {
+		p := c.pending[0]
+		c.pending = c.pending[1:]
+		return c.decodePublish(p)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return message{}, errors.New("no PUBLISH before the deadline")
+		}
+		p, err := c.read(left)
+		if err != nil {
+			return message{}, err
+		}
+		switch p.typ {
+		case 3:
+			return c.decodePublish(p)
+		case 14:
+			reason := byte(0)
+			if len(p.body) > 0 {
+				reason = p.body[0]
+			}
+			return message{}, fmt.Errorf("server sent DISCONNECT %#x", reason)
+		}
+	}
+}
+
+func (c *rawClient) decodePublish(p packet) (message, error) {
+	m := message{qos: (p.flags >> 1) & 3, retain: p.flags&1 == 1}
+	b := p.body
+	str := func() (string, error) {
+		if len(b) < 2 {
+			return "", errors.New("short PUBLISH")
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return "", errors.New("short PUBLISH")
+		}
+		s := string(b[2 : 2+n])
+		b = b[2+n:]
+		return s, nil
+	}
+	var err error
+	if m.topic, err = str(); err != nil {
+		return m, err
+	}
+	var id uint16
+	if m.qos > 0 {
+		if len(b) < 2 {
+			return m, errors.New("short PUBLISH")
+		}
+		id = binary.BigEndian.Uint16(b)
+		b = b[2:]
+	}
+	if c.v5 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || int(n) > len(b)-k {
+			return m, errors.New("bad PUBLISH properties")
+		}
+		props := b[k : k+int(n)]
+		b = b[k+int(n):]
+		if err := decodeProps(props, &m.props); err != nil {
+			return m, err
+		}
+	}
+	m.payload = b
+	if m.qos == 1 {
+		ack := []byte{byte(id >> 8), byte(id)}
+		if err := c.send(frame(0x40, ack)); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// decodeProps reads the PUBLISH properties into out, skipping those the
+// tests do not look at.
+func decodeProps(b []byte, out *pubProps) error {
+	short := errors.New("short property")
+	str := func() (string, error) {
+		if len(b) < 2 || len(b) < 2+int(binary.BigEndian.Uint16(b)) {
+			return "", short
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		s := string(b[2 : 2+n])
+		b = b[2+n:]
+		return s, nil
+	}
+	for len(b) > 0 {
+		id := b[0]
+		b = b[1:]
+		var err error
+		switch id {
+		case 0x01: // payload format
+			if len(b) < 1 {
+				return short
+			}
+			b = b[1:]
+		case 0x02:
+			if len(b) < 4 {
+				return short
+			}
+			v := binary.BigEndian.Uint32(b)
+			out.expiry = &v
+			b = b[4:]
+		case 0x03: // content type
+			_, err = str()
+		case 0x08:
+			out.responseTopic, err = str()
+		case 0x09:
+			var s string
+			s, err = str()
+			out.correlation = []byte(s)
+		case 0x0B: // subscription identifier
+			_, k := binary.Uvarint(b)
+			if k <= 0 {
+				return short
+			}
+			b = b[k:]
+		case 0x23: // topic alias
+			if len(b) < 2 {
+				return short
+			}
+			b = b[2:]
+		case 0x26:
+			var k, v string
+			if k, err = str(); err == nil {
+				v, err = str()
+			}
+			out.user = append(out.user, [2]string{k, v})
+		default:
+			return fmt.Errorf("unexpected PUBLISH property %#x", id)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
