@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test bench deps deps-test panel server-only clean
+.PHONY: all build run test fuzz bench deps deps-test panel server-only clean
 
 all: build
 
@@ -31,7 +31,18 @@ run: build
 test: deps-test build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz
 	@if [ -f test/package.json ]; then cd test && npm test --silent; fi
+
+# fuzz runs each fuzz target for FUZZTIME on top of its committed corpus
+# (testdata/fuzz): the command decoder, the topic ACL, token parsing and the
+# /authorise body.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test ./agent -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./broker -run '^$$' -fuzz '^FuzzFilterACL$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./authsvc -run '^$$' -fuzz '^FuzzVerifyToken$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./authsvc -run '^$$' -fuzz '^FuzzAuthoriseBody$$' -fuzztime $(FUZZTIME)
 
 bench: deps-test build
 	$(GO) run ./cmd/mfdbench
