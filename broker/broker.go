@@ -61,6 +61,8 @@ const (
 	// DefaultKeepalive is the keepalive given to clients that ask for none
 	// or too much.
 	DefaultKeepalive = 60 * time.Second
+	// DefaultMaxClients is Options.MaxClients when it is zero.
+	DefaultMaxClients = 4096
 )
 
 // Listener IDs registered with mochi; Close drops every client of each.
@@ -117,6 +119,10 @@ type Options struct {
 	// MaxConnsPerIP caps concurrent connections per remote address on the
 	// broker's own TCP listeners; default 32, negative means no cap.
 	MaxConnsPerIP int
+	// MaxClients caps the clients connected at once, on every listener
+	// together; default DefaultMaxClients. Over it, CONNECT gets 0x89
+	// (server busy; 0x03 for 3.1.1).
+	MaxClients int
 }
 
 // Broker is the embedded MQTT broker. Its methods are safe for concurrent
@@ -158,6 +164,9 @@ func New(opts Options) (*Broker, error) {
 	if opts.MaxConnsPerIP == 0 {
 		opts.MaxConnsPerIP = 32
 	}
+	if opts.MaxClients <= 0 {
+		opts.MaxClients = DefaultMaxClients
+	}
 	if opts.MQTTTLSAddr != "" && opts.TLSConfig == nil {
 		return nil, errors.New("creating broker: mqtt-tls listener without a TLS config")
 	}
@@ -181,7 +190,7 @@ func New(opts Options) (*Broker, error) {
 	// No inbound topic aliases: mochi checks the ACL on the topic name
 	// before it resolves an alias.
 	caps.TopicAliasMaximum = 0
-	caps.MaximumClients = 4096
+	caps.MaximumClients = int64(opts.MaxClients)
 
 	mlog := slog.New(redactHandler{opts.Logger.Handler()}).With("component", "mochi")
 	srv := mqtt.New(&mqtt.Options{
