@@ -56,9 +56,9 @@ func RequireTools(tb testing.TB) {
 	tb.Skip(msg)
 }
 
-// StartXvfb starts a private Xvfb (1280x1024, no TCP) on a display number
-// it picks itself, waits until it accepts connections, and stops it when
-// the test ends. It returns the display name (":5").
+// StartXvfb starts a private Xvfb (1280x1024, no TCP, no autorepeat) on a
+// display number it picks itself, waits until it accepts connections, and
+// stops it when the test ends. It returns the display name (":5").
 func StartXvfb(tb testing.TB) string {
 	tb.Helper()
 	display, _ := StartXvfbCmd(tb)
@@ -74,7 +74,9 @@ func StartXvfbCmd(tb testing.TB) (string, *exec.Cmd) {
 	if err != nil {
 		tb.Fatalf("making a pipe: %v", err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
+	// -r: no autorepeat, so a held key is one KeyPress however long it
+	// is held, and a late release cannot hide behind a repeat's.
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-r")
 	cmd.ExtraFiles = []*os.File{w}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
