@@ -19,7 +19,11 @@ func agentServer(t *testing.T) (s *server, display string, xev *xtest.Xev, p *pa
 	t.Helper()
 	display = xtest.StartXvfb(t)
 	xev = xtest.StartXev(t, display)
-	s = startServer(t, withAgent(display))
+	config := filepath.Join(t.TempDir(), "host.yaml")
+	if err := os.WriteFile(config, []byte(hostConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, withAgent(display), withConfig(config))
 	p = newPanel(t, s, "e2e panel")
 	st := waitStatus(t, p.connect("/status"), "the local host online with x11", onlineX11)
 	if st.Screen.W != 1280 || st.Screen.H != 1024 || st.OS != "linux" {
@@ -27,6 +31,16 @@ func agentServer(t *testing.T) (s *server, display string, xev *xtest.Xev, p *pa
 	}
 	return s, display, xev, p, st.Host
 }
+
+// hostConfig is the local host's config: one action.
+const hostConfig = `actions:
+  - id: greet
+    label: Greet
+    steps:
+      - {op: text.type, text: "yo"}
+      - {sleep: 20ms}
+      - {op: key.tap, key: enter}
+`
 
 func cmd(id, op string, kv ...any) map[string]any {
 	m := map[string]any{"id": id, "op": op}
@@ -130,7 +144,29 @@ func TestAgentErrorsAndRules(t *testing.T) {
 		}
 	}
 
+	t.Run("action from the config", func(t *testing.T) {
+		p := p.on(t)
+		rc := p.connect("/actions")
+		if code, err := rc.subscribe(3, "mfd/v1/hosts/"+host+"/actions"); err != nil || code != 0 {
+			t.Fatalf("SUBSCRIBE to the actions = %#x, %v", code, err)
+		}
+		m, err := rc.readMessage(10 * time.Second)
+		if err != nil {
+			t.Fatalf("reading the retained actions: %v", err)
+		}
+		var acts struct {
+			Actions []struct{ ID, Label string } `json:"actions"`
+		}
+		if err := json.Unmarshal(m.payload, &acts); err != nil || !m.retain ||
+			len(acts.Actions) != 1 || acts.Actions[0].ID != "greet" || acts.Actions[0].Label != "Greet" {
+			t.Errorf("retained actions %q (retain %v): want the config's one action, greet", m.payload, m.retain)
+		}
+		p.do(host, cmd("act-1", "action.run", "action", "greet"), "c-act-1")
+		xev.Expect(t, "action.run greet", xtest.Seq(xtest.KeyTap("0x79"), xtest.KeyTap("0x6f"), xtest.KeyTap("0xff0d"))...)
+	})
+
 	t.Run("malformed", func(t *testing.T) {
+		p := p.on(t)
 		payloads := malformedPayloads(300)
 		for i, b := range payloads {
 			p.send(host, b, fmt.Sprintf("m%03d", i))
@@ -167,6 +203,7 @@ func TestAgentErrorsAndRules(t *testing.T) {
 	})
 
 	t.Run("same id twice", func(t *testing.T) {
+		p := p.on(t)
 		c := cmd("dup-1", "text.type", "text", "x")
 		p.send(host, c, "c-dup-a")
 		p.send(host, c, "c-dup-b")

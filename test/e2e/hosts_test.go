@@ -39,6 +39,14 @@ type panel struct {
 	rc  *rawClient
 }
 
+// on returns the panel for use in test t (a subtest): its failures must
+// end t, not the test that made the panel.
+func (p *panel) on(t *testing.T) *panel {
+	q := *p
+	q.t = t
+	return &q
+}
+
 // replyTopic is where the panel asks for its replies (the Response Topic).
 func (p *panel) replyTopic() string { return "mfd/v1/clients/" + p.sub + "/reply/e2e" }
 
