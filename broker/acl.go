@@ -2,8 +2,10 @@ package broker
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/topicacl"
 	"github.com/openmfd/mfd/internal/wire"
 )
@@ -16,33 +18,41 @@ import (
 // topic outside the table) and, for this table, complete enough: no
 // useful filter is covered only by a union of patterns.
 
-// readPatterns returns the filters id may read.
-func readPatterns(id authn.Identity) []string {
-	var out []string
-	for _, r := range topicacl.For(id) {
-		if r.Read {
-			out = append(out, r.Filter)
-		}
-	}
-	return out
+// ruleCache memoizes topicacl.For, which builds some twenty strings and
+// is asked on every publish and every delivery, by the identity fields it
+// reads: role, subject and host. It is emptied when it holds maxCachedRules
+// identities, so it stays small whatever clients come and go.
+var ruleCache struct {
+	sync.RWMutex
+	m map[ruleKey][]topicacl.Rule
 }
 
-// writeRule is a topic pattern a role may publish to, and whether it may
-// carry the retain flag there.
-type writeRule struct {
-	pattern string
-	retain  bool
+type ruleKey struct {
+	role wire.Role
+	sub  ids.Subject
+	host ids.HostID
 }
 
-// writeRules returns where id may publish.
-func writeRules(id authn.Identity) []writeRule {
-	var out []writeRule
-	for _, r := range topicacl.For(id) {
-		if r.Write {
-			out = append(out, writeRule{pattern: r.Filter, retain: r.Retain})
-		}
+const maxCachedRules = 4096
+
+// rulesFor returns topicacl.For(id), from the cache when it can. The slice
+// is shared: callers must not change it.
+func rulesFor(id authn.Identity) []topicacl.Rule {
+	k := ruleKey{id.Role, id.Sub, id.Host}
+	ruleCache.RLock()
+	rs, ok := ruleCache.m[k]
+	ruleCache.RUnlock()
+	if ok {
+		return rs
 	}
-	return out
+	rs = topicacl.For(id)
+	ruleCache.Lock()
+	if ruleCache.m == nil || len(ruleCache.m) >= maxCachedRules {
+		ruleCache.m = make(map[ruleKey][]topicacl.Rule)
+	}
+	ruleCache.m[k] = rs
+	ruleCache.Unlock()
+	return rs
 }
 
 // canRead reports whether id may subscribe to filter (or receive a message
@@ -51,8 +61,8 @@ func canRead(id authn.Identity, filter string) bool {
 	if !validFilter(filter) || strings.HasPrefix(filter, "$") {
 		return false
 	}
-	for _, p := range readPatterns(id) {
-		if contains(p, filter) {
+	for _, r := range rulesFor(id) {
+		if r.Read && contains(r.Filter, filter) {
 			return true
 		}
 	}
@@ -72,11 +82,11 @@ func canWrite(id authn.Identity, topic string, retain bool) bool {
 			return false
 		}
 	}
-	for _, r := range writeRules(id) {
-		if !contains(r.pattern, topic) {
+	for _, r := range rulesFor(id) {
+		if !r.Write || !contains(r.Filter, topic) {
 			continue
 		}
-		if retain && !r.retain {
+		if retain && !r.Retain {
 			continue
 		}
 		return true
@@ -109,19 +119,24 @@ func ownReplyTree(id authn.Identity, topic string) bool {
 // empty, '#' only as the whole last level, '+' only as a whole level, no
 // NUL.
 func validFilter(f string) bool {
-	if f == "" || len(f) > 65535 || strings.ContainsRune(f, 0) {
+	if f == "" || len(f) > 65535 || strings.IndexByte(f, 0) >= 0 {
 		return false
 	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+	// Level by level without splitting: this runs on every publish and
+	// every delivery.
+	for {
+		l, rest, more := strings.Cut(f, "/")
+		if strings.Contains(l, "#") && (l != "#" || more) {
 			return false
 		}
 		if strings.Contains(l, "+") && l != "+" {
 			return false
 		}
+		if !more {
+			return true
+		}
+		f = rest
 	}
-	return true
 }
 
 // validTopic reports whether t is a well-formed topic name: a filter
@@ -133,27 +148,33 @@ func validTopic(t string) bool {
 // contains reports whether every topic matched by filter f is matched by
 // pattern p. Both must be valid filters.
 func contains(p, f string) bool {
-	pl := strings.Split(p, "/")
-	fl := strings.Split(f, "/")
-	for i := 0; ; i++ {
-		if i == len(pl) {
-			return i == len(fl)
+	// Level by level without splitting (it runs for every rule on every
+	// publish and delivery); pDone and fDone mark a filter with no levels
+	// left, which an empty string cannot, since "" is a valid level.
+	pDone, fDone := false, false
+	for {
+		if pDone {
+			return fDone
 		}
-		if pl[i] == "#" {
+		pl, prest, pmore := strings.Cut(p, "/")
+		if pl == "#" {
 			// "a/#" matches "a" itself and everything below it.
 			return true
 		}
-		if i == len(fl) {
+		if fDone {
 			return false
 		}
+		fl, frest, fmore := strings.Cut(f, "/")
 		switch {
-		case fl[i] == "#":
+		case fl == "#":
 			// f matches topics of any depth here; only a '#' in p covers them.
 			return false
-		case pl[i] == "+":
+		case pl == "+":
 			// A literal or '+' at this level: both one level.
-		case fl[i] == "+" || fl[i] != pl[i]:
+		case fl == "+" || fl != pl:
 			return false
 		}
+		p, f = prest, frest
+		pDone, fDone = !pmore, !fmore
 	}
 }
