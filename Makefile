@@ -45,7 +45,7 @@ fuzz:
 	$(GO) test ./authsvc -run '^$$' -fuzz '^FuzzAuthoriseBody$$' -fuzztime $(FUZZTIME)
 
 bench: deps-test build
-	$(GO) run ./cmd/mfdbench
+	$(GO) run ./cmd/mfdbench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin
