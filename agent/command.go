@@ -93,6 +93,9 @@ func decodeCommand(b []byte) (command, *cmdError) {
 	if !utf8.Valid(b) {
 		return command{ID: peekID(b)}, errf(wire.CodeBadRequest, "command is not valid UTF-8")
 	}
+	if loneSurrogate(b) {
+		return command{ID: peekID(b)}, errf(wire.CodeBadRequest, "command has a \\u escape of half a surrogate pair")
+	}
 	var raw rawCommand
 	if err := strictUnmarshal(b, &raw); err != nil {
 		return command{ID: peekID(b)}, errf(wire.CodeBadRequest, "decoding command: %s", jsonProblem(err))
@@ -110,6 +113,56 @@ func decodeCommand(b []byte) (command, *cmdError) {
 		return c, err
 	}
 	return c, nil
+}
+
+// loneSurrogate reports whether the JSON text b has a \uD800-\uDFFF
+// escape that is not half of a pair: encoding/json would decode it as
+// U+FFFD, which text.type would then type.
+func loneSurrogate(b []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		var r rune
+		for _, c := range b[i+2 : i+6] {
+			switch {
+			case '0' <= c && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case 'a' <= c && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case 'A' <= c && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			r, ok := hex4(i)
+			if !ok {
+				i++ // an escaped character, maybe a quote or a backslash
+				continue
+			}
+			switch {
+			case 0xDC00 <= r && r <= 0xDFFF:
+				return true
+			case 0xD800 <= r && r <= 0xDBFF:
+				lo, ok := hex4(i + 6)
+				if !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return true
+				}
+				i += 6
+			}
+			i += 5
+		}
+	}
+	return false
 }
 
 // strictUnmarshal decodes one JSON object and nothing after it.
