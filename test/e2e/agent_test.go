@@ -274,6 +274,7 @@ func malformedPayloads(n int) [][]byte {
 		`{"id":"m%d","op":"key.tap","key":"a"}{"id":"again"}`,
 		`{"id":"m%d","op":"action.run"}`,
 		"{\"id\":\"m%d\",\"op\":\"text.type\",\"text\":\"\xff\xfe\"}",
+		`{"id":"m%d","op":"text.type","text":"a\ud800"}`,
 		`{"id":"m%d","op":"release.all","rel":"yes"}`,
 		`{"id":"m%d","op":null}`,
 	}
