@@ -183,6 +183,12 @@ func (s *Service) handleAuthorise(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
+	if wait > 0 {
+		// The body is in: lift the server's bound on reading the request
+		// (connlimit.Release), which would otherwise end the long poll by
+		// cancelling its context.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	}
 
 	res := s.authorise(req, addr)
 	if res.out == outPending && wait > 0 {

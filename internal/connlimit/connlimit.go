@@ -226,19 +226,32 @@ func FromContext(ctx context.Context) (*Conn, bool) {
 	return nil, false
 }
 
+// BodyTimeout bounds how long, once Release has lifted the handshake
+// deadline, a request's body may take to arrive: a body that trickles in a
+// byte at a time would otherwise hold its connection, and its address's
+// slot, for ever.
+const BodyTimeout = 10 * time.Second
+
 // Release wraps an HTTP handler so that, once a request's headers are in,
 // its connection is released from the handshake deadline and may live as
 // long as the http.Server's own timeouts allow (a long-poll, keep-alive).
-// Handlers that must keep the deadline (the MQTT WebSocket endpoint) set
-// their own right after.
+// Reading the request is still bounded: the read deadline becomes
+// BodyTimeout from now. A handler that goes on waiting after it has read
+// its body (a long poll, whose client may hang up meanwhile) clears it with
+// http.ResponseController.SetReadDeadline(time.Time{}); handlers that must
+// keep the handshake deadline (the MQTT WebSocket endpoint) set their own
+// right after.
 func Release(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := FromContext(r.Context()); ok && !c.released.Load() {
-			c.Release()
-			// net/http already cleared its header deadline, which the clamp
-			// turned into the handshake limit: clear it for real.
-			_ = c.Conn.SetReadDeadline(time.Time{})
-			_ = c.Conn.SetWriteDeadline(time.Time{})
+		if c, ok := FromContext(r.Context()); ok {
+			if !c.released.Load() {
+				c.Release()
+				// net/http already cleared its header deadline, which the
+				// clamp turned into the handshake limit: clear the write
+				// side for real.
+				_ = c.Conn.SetWriteDeadline(time.Time{})
+			}
+			_ = c.Conn.SetReadDeadline(time.Now().Add(BodyTimeout))
 		}
 		h.ServeHTTP(w, r)
 	})
