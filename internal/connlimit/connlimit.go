@@ -9,12 +9,13 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Listener caps concurrent connections per remote IP. When an address is at
+// Listener caps concurrent connections per remote IPv4 address or IPv6 /64. When an address is at
 // its cap, a new connection displaces that address's oldest connection
 // still in its handshake (so silent sockets cannot lock a real client out
 // from behind the same address); when every one of them is past its
@@ -110,11 +111,12 @@ func (l *Listener) remove(ip string, c *Conn) {
 	l.conns[ip] = open
 }
 
-// Count reports how many connections from ip are open.
+// Count reports how many connections from ip (for IPv6, from its /64) are
+// open.
 func (l *Listener) Count(ip string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.conns[ip])
+	return len(l.conns[bucket(ip)])
 }
 
 func (l *Listener) wrap(c net.Conn, ip string) *Conn {
@@ -136,15 +138,32 @@ func (l *Listener) release(ip string, c *Conn) {
 	l.remove(ip, c)
 }
 
+// hostOf returns the unit the cap counts: the IPv4 address, or the /64 of
+// an IPv6 address, since one IPv6 host can pick any address in its /64
+// (as authsvc counts pairing requests).
 func hostOf(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
+		return bucket(ta.IP.String())
 	}
 	h, _, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return a.String()
 	}
-	return h
+	return bucket(h)
+}
+
+func bucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
 }
 
 // Conn is a connection accepted by a Listener. Until Release is called,
