@@ -191,6 +191,9 @@ func New(opts Options) (*Broker, error) {
 	// before it resolves an alias.
 	caps.TopicAliasMaximum = 0
 	caps.MaximumClients = int64(opts.MaxClients)
+	// mochi copies a publish's properties (our mfd-sub stamp among them)
+	// into its PUBACK; strict clients such as MQTT.js refuse that.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 
 	mlog := slog.New(redactHandler{opts.Logger.Handler()}).With("component", "mochi")
 	srv := mqtt.New(&mqtt.Options{

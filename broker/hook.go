@@ -81,7 +81,18 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnPublish,
 		mqtt.OnWill,
 		mqtt.OnAuthPacket,
+		mqtt.OnPacketEncode,
 	}, []byte{b})
+}
+
+// OnPacketEncode corrects mochi's PUBACK for an accepted QoS 1 publish:
+// mochi sends reason 0x01 (a SUBACK code, invalid in PUBACK), which strict
+// MQTT 5 clients such as MQTT.js take as a protocol error.
+func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Puback && pk.ReasonCode == packets.CodeGrantedQos1.Code {
+		pk.ReasonCode = packets.CodeSuccess.Code
+	}
+	return pk
 }
 
 // Init checks that the hook was given its broker.
@@ -156,6 +167,8 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.Connect.WillFlag && !canWill(id, pk.Connect.WillTopic, pk.Connect.WillRetain) {
 		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "will not allowed on this topic")
 	}
+
+	h.b.capKeptSessions(cl, sub)
 
 	if ka := time.Duration(cl.State.Keepalive) * time.Second; ka == 0 || ka > MaxKeepalive {
 		cl.State.Keepalive = uint16(DefaultKeepalive / time.Second)

@@ -145,6 +145,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// tokenTTL reads $MFD_TOKEN_TTL, the lifetime of panel and agent tokens
+// (default 15m). Tests shorten it to watch rotation; it is bounded so that
+// a typo cannot make tokens that live for days or expire before use.
+func tokenTTL() (time.Duration, error) {
+	v := os.Getenv("MFD_TOKEN_TTL")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 30*time.Second || d > 24*time.Hour {
+		return 0, fmt.Errorf("MFD_TOKEN_TTL=%q: want a duration from 30s to 24h", v)
+	}
+	return d, nil
+}
+
 // securityHeaders sets the headers every response of ours carries: the page
 // may not be framed and loads nothing from another origin.
 func securityHeaders(h http.Handler) http.Handler {
