@@ -395,3 +395,39 @@ func TestPublishFloodFromOneClient(t *testing.T) {
 }
 
 var _ = tls.VersionTLS13
+
+// TestKeptSessionsPerClientAreBounded: an approved client that connects
+// under a fresh identifier each time, asking for its session to be kept
+// (MQTT 5 Session Expiry, 3.1.1 clean session 0), leaves at most
+// broker.MaxKeptSessions (16) sessions behind, not one per connection;
+// resuming a kept session still works.
+func TestKeptSessionsPerClientAreBounded(t *testing.T) {
+	s := startServer(t)
+	_, a := s.pair("A", "", nil)
+	first := atkConn{v5: true, clientID: a.Sub + "/k0", user: a.Sub, pass: a.Token, keepStart: true, sessionExpiry: 600}
+	for i := 0; i < 100; i++ {
+		o := first
+		o.clientID = fmt.Sprintf("%s/k%d", a.Sub, i)
+		o.v5 = i%2 == 0
+		over := []string{"wss", "tls"}[i%2]
+		st, err := atkOpen(s, over, o)
+		if err != nil || st.code != 0 {
+			t.Fatalf("CONNECT %d: %v", i, err)
+		}
+		_ = st.send([]byte{0xe0, 0})
+		st.close()
+	}
+	var n float64
+	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		n = atkStats(t, s)["mqtt_clients"]
+		if n > 16 {
+			return fmt.Errorf("the broker keeps %v sessions for one client after 100 connections, want at most 16", n)
+		}
+		return nil
+	})
+	st, err := atkOpen(s, "wss", first)
+	if err != nil || st.code != 0 || !st.sessionPresent {
+		t.Errorf("resuming the first kept session: %v code %#x present %v, want it present", err, st.code, st.sessionPresent)
+	}
+	t.Logf("%v sessions kept after 100 connections", n)
+}
