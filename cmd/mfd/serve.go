@@ -48,11 +48,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	ttl, err := tokenTTL()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
 		return fmt.Errorf("making state dir: %w", err)
 	}
 	var br *broker.Broker
 	svc, err := authsvc.New(authsvc.Options{
+		TokenTTL:       ttl,
 		StateDir:       *stateDir,
 		Version:        version,
 		Logger:         log.With("part", "auth"),
