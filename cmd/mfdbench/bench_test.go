@@ -131,7 +131,7 @@ func (s *tapSink) set(r *loadRun) { s.cur.Store(r) }
 func (s *tapSink) onTap(key string, at time.Time) {
 	if r := s.cur.Load(); r != nil && len(key) == 1 {
 		if k := strings.IndexByte(keyNames, key[0]); k >= 0 {
-			r.observe(k, at)
+			r.observe(srcRec, k, at)
 		}
 	}
 }
@@ -239,12 +239,12 @@ func TestOpenLoopCountsGeneratorLateness(t *testing.T) {
 	r := &loadRun{intended: []int64{int64(time.Millisecond)}, sentAt: make([]int64, 1), seen: make([]int64, 1),
 		replied: make([]int64, 1), failed: make([]string, 1)}
 	r.base = time.Now()
-	r.fifo[0] = []int32{0}
-	r.observe(0, r.base.Add(6*time.Millisecond))
+	r.fifo[srcX][0] = []int32{0}
+	r.observe(srcX, 0, r.base.Add(6*time.Millisecond))
 	if got := time.Duration(r.seen[0] - r.intended[0]); got != 5*time.Millisecond {
 		t.Errorf("latency = %v, want 5ms from the intended time", got)
 	}
-	r.observe(0, r.base.Add(7*time.Millisecond))
+	r.observe(srcX, 0, r.base.Add(7*time.Millisecond))
 	if r.stray != 1 {
 		t.Errorf("a press with no outstanding command was not counted as stray")
 	}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -54,65 +51,4 @@ type floorResult struct {
 	halfRTT *hist // half a WSS round trip
 	xtest   *hist // XTest press sent to KeyPress seen by another client
 	sum     *hist // the two above, taken at the same tick
-}
-
-// runFloor measures, on the sparse schedule, half a WSS echo round trip
-// (a 64-byte binary message, the size of a key.tap PUBLISH) and, right
-// after it, an XTest key press from one X client to another.
-func (e *env) runFloor(ctx context.Context, spec loadSpec, tc *tls.Config) (*floorResult, error) {
-	d := websocket.Dialer{TLSClientConfig: tc, HandshakeTimeout: 5 * time.Second}
-	ws, _, err := d.DialContext(ctx, e.echo.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("dialing the echo server: %w", err)
-	}
-	defer ws.Close()
-	msg := make([]byte, 64)
-	got := make(chan time.Time, 4)
-	e.w.setOnKey(func(kc byte, _ uint16, at time.Time) {
-		select {
-		case got <- at:
-		default:
-		}
-	})
-	defer e.w.setOnKey(e.onLoadKey)
-	res := &floorResult{halfRTT: newHist(), xtest: newHist(), sum: newHist()}
-	// One untimed exchange of each first, like the warm-up of the systems.
-	if err := ws.WriteMessage(websocket.BinaryMessage, msg); err != nil {
-		return nil, err
-	}
-	if _, _, err := ws.ReadMessage(); err != nil {
-		return nil, err
-	}
-	base := time.Now().Add(20 * time.Millisecond)
-	for i, at := range spec.intended {
-		waitUntil(base.Add(at), true)
-		t0 := time.Now()
-		if err := ws.WriteMessage(websocket.BinaryMessage, msg); err != nil {
-			return nil, err
-		}
-		if _, _, err := ws.ReadMessage(); err != nil {
-			return nil, err
-		}
-		half := time.Since(t0) / 2
-		res.halfRTT.record(half)
-
-		for len(got) > 0 {
-			<-got
-		}
-		kc := e.kc[i%len(keyNames)]
-		t1 := time.Now()
-		if err := e.w.fakeTap(kc); err != nil {
-			return nil, err
-		}
-		select {
-		case seen := <-got:
-			x := seen.Sub(t1)
-			res.xtest.record(x)
-			res.sum.record(half + x)
-		case <-time.After(time.Second):
-			res.xtest.drop(1)
-			res.sum.drop(1)
-		}
-	}
-	return res, nil
 }

@@ -93,31 +93,45 @@ type loadRun struct {
 	seen     []int64 // 0: not seen
 	replied  []int64
 	failed   []string
-	fifo     [len(keyNames)][]int32 // sent, not yet seen, per key
-	nSettled int                    // seen or failed
+	fifo     [2][len(keyNames)][]int32 // sent, not yet seen, per source and key
+	nSettled int                       // seen or failed
 	nReplied int
 	stray    int64
 }
 
 func (r *loadRun) since(t time.Time) int64 { return int64(t.Sub(r.base)) }
 
-// observe takes a press of keyNames[k] seen at at: it belongs to the
-// oldest outstanding command with that key.
-func (r *loadRun) observe(k int, at time.Time) {
+// Where a press is observed: at the X server (systems A, B, C and the
+// floor's XTest events) or by the recording injector (D).
+const (
+	srcX   = 0
+	srcRec = 1
+)
+
+func srcOf(sys *system) int {
+	if sys.atX {
+		return srcX
+	}
+	return srcRec
+}
+
+// observe takes a press of keyNames[k] seen at at by src: it belongs to
+// the oldest outstanding command with that key and source.
+func (r *loadRun) observe(src, k int, at time.Time) {
 	ns := r.since(at)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q := r.fifo[k]
+	q := r.fifo[src][k]
 	for len(q) > 0 && r.failed[q[0]] != "" {
 		q = q[1:]
 	}
 	if len(q) == 0 {
-		r.fifo[k] = q
+		r.fifo[src][k] = q
 		r.stray++
 		return
 	}
 	s := q[0]
-	r.fifo[k] = q[1:]
+	r.fifo[src][k] = q[1:]
 	r.seen[s] = ns
 	r.nSettled++
 }
@@ -189,26 +203,11 @@ func runLoadCPU(ctx context.Context, sys *system, sk sink, spec loadSpec, drain 
 			}
 		}
 	}()
-	var (
-		warmMu   sync.Mutex
-		warmGot  = map[string]bool{}
-		warmCond = make(chan struct{}, 64)
-	)
+	wm := newWarmer()
 	onPub := func(topic string, payload []byte, at time.Time) {
-		if strings.Contains(string(payload), `"id":"warm-`) {
-			var rep wire.Reply
-			if json.Unmarshal(payload, &rep) == nil {
-				warmMu.Lock()
-				warmGot[rep.ID] = true
-				warmMu.Unlock()
-				select {
-				case warmCond <- struct{}{}:
-				default:
-				}
-			}
-			return
+		if !wm.onPublish(payload) {
+			r.onReply(topic, payload, at)
 		}
-		r.onReply(topic, payload, at)
 	}
 	for i := range panels {
 		c, err := sys.connectPanel(ctx, i, onPub)
@@ -220,32 +219,8 @@ func runLoadCPU(ctx context.Context, sys *system, sk sink, spec loadSpec, drain 
 	// Warm up: every panel's command must be answered before the clock
 	// starts (the agent is subscribed, routes and sessions are made).
 	for i, p := range panels {
-		id := fmt.Sprintf("warm-%s%d", r.prefix, i)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			err := p.publish(wire.CmdTopic(sys.host, sys.panels[i].Sub), fmt.Appendf(nil, `{"id":%q,"op":"key.tap","key":%q}`, id, warmKey))
-			if err != nil {
-				return nil, fmt.Errorf("warm-up publish: %w", err)
-			}
-			warmMu.Lock()
-			ok := warmGot[id]
-			warmMu.Unlock()
-			if ok {
-				break
-			}
-			select {
-			case <-warmCond:
-			case <-time.After(200 * time.Millisecond):
-			}
-			warmMu.Lock()
-			ok = warmGot[id]
-			warmMu.Unlock()
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("system %s: no reply to the warm-up command of panel %d", sys.name, i)
-			}
+		if err := wm.warm(sys, i, p, fmt.Sprintf("warm-%s%d", r.prefix, i)); err != nil {
+			return nil, err
 		}
 	}
 	time.Sleep(20 * time.Millisecond) // let the warm-up presses pass
@@ -270,6 +245,7 @@ func runLoadCPU(ctx context.Context, sys *system, sk sink, spec loadSpec, drain 
 			defer wg.Done()
 			cl := panels[p]
 			topic := wire.CmdTopic(sys.host, sys.panels[p].Sub)
+			src := srcOf(sys)
 			var buf []byte
 			for _, s := range seqs[p] {
 				target := r.base.Add(time.Duration(r.intended[s]))
@@ -277,7 +253,7 @@ func runLoadCPU(ctx context.Context, sys *system, sk sink, spec loadSpec, drain 
 				buf = fmt.Appendf(buf[:0], `{"id":"%s%d","op":"key.tap","key":"%c"}`, r.prefix, s, keyNames[int(s)%len(keyNames)])
 				r.mu.Lock()
 				k := int(s) % len(keyNames)
-				r.fifo[k] = append(r.fifo[k], s)
+				r.fifo[src][k] = append(r.fifo[src][k], s)
 				r.sentAt[s] = r.since(time.Now())
 				r.mu.Unlock()
 				if err := cl.publish(topic, buf); err != nil {
@@ -345,6 +321,59 @@ func runLoadCPU(ctx context.Context, sys *system, sk sink, spec loadSpec, drain 
 		res.wall = time.Duration(r.intended[n-1])
 	}
 	return res, nil
+}
+
+// warmer sends warm-up commands and recognises their replies.
+type warmer struct {
+	mu  sync.Mutex
+	got map[string]bool
+	ch  chan struct{}
+}
+
+func newWarmer() *warmer { return &warmer{got: map[string]bool{}, ch: make(chan struct{}, 64)} }
+
+// onPublish records a warm-up reply and reports whether payload was one.
+func (w *warmer) onPublish(payload []byte) bool {
+	if !strings.Contains(string(payload), `"id":"warm-`) {
+		return false
+	}
+	var rep wire.Reply
+	if json.Unmarshal(payload, &rep) == nil {
+		w.mu.Lock()
+		w.got[rep.ID] = true
+		w.mu.Unlock()
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+func (w *warmer) has(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.got[id]
+}
+
+// warm taps warmKey from panel i of sys, again every 200 ms, until the
+// agent answers (the agent runs a repeated id once).
+func (w *warmer) warm(sys *system, i int, c *mqttClient, id string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for !w.has(id) {
+		err := c.publish(wire.CmdTopic(sys.host, sys.panels[i].Sub), fmt.Appendf(nil, `{"id":%q,"op":"key.tap","key":%q}`, id, warmKey))
+		if err != nil {
+			return fmt.Errorf("warm-up publish: %w", err)
+		}
+		select {
+		case <-w.ch:
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) && !w.has(id) {
+			return fmt.Errorf("system %s: no reply to the warm-up command of panel %d", sys.name, i)
+		}
+	}
+	return nil
 }
 
 // waitUntil returns at t: by sleeping, and with spin by sleeping until

@@ -31,13 +31,14 @@ type panelPlot struct {
 }
 
 var (
-	colA     = color.RGBA{0xd6, 0x27, 0x28, 0xff}
-	colB     = color.RGBA{0x1f, 0x77, 0xb4, 0xff}
-	colC     = color.RGBA{0x2c, 0xa0, 0x2c, 0xff}
-	colD     = color.RGBA{0xff, 0x7f, 0x0e, 0xff}
-	colFloor = color.RGBA{0x30, 0x30, 0x30, 0xff}
-	colGrid  = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
-	colAxis  = color.RGBA{0x44, 0x44, 0x44, 0xff}
+	colA      = color.RGBA{0xd6, 0x27, 0x28, 0xff}
+	colB      = color.RGBA{0x1f, 0x77, 0xb4, 0xff}
+	colC      = color.RGBA{0x2c, 0xa0, 0x2c, 0xff}
+	colD      = color.RGBA{0xff, 0x7f, 0x0e, 0xff}
+	colFloor  = color.RGBA{0x30, 0x30, 0x30, 0xff}
+	colGrid   = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
+	colAxis   = color.RGBA{0x44, 0x44, 0x44, 0xff}
+	colTarget = color.RGBA{0xcc, 0x88, 0x88, 0xff}
 )
 
 type canvas struct{ img *image.RGBA }
@@ -132,6 +133,10 @@ func plotPercentiles(path, title string, panels []panelPlot, cols int) error {
 				lab := trimFloat(v)
 				c.text(l-6-textWidth(lab), int(y)+4, lab, colAxis)
 			}
+		}
+		if y := Y(5e6); 5 > ylo && 5 < yhi {
+			c.line(float64(l), y, float64(r), y, 1, colTarget, true)
+			c.text(r-textWidth("5 ms target")-4, int(y)-4, "5 ms target", colTarget)
 		}
 		c.line(float64(l), float64(t), float64(l), float64(b), 1, colAxis, false)
 		c.line(float64(l), float64(b), float64(r), float64(b), 1, colAxis, false)

@@ -296,7 +296,14 @@ func (e *env) startSystems(ctx context.Context, nPanels int) error {
 	e.sys["A"] = a
 
 	// D: the same server, another host whose agent records instead.
-	d := &system{name: "D", desc: "A with a recording injector: broker and transport alone", host: ids.NewHostID(), panels: creds, dial: dialMFD}
+	// D's panels are A's subjects under other client identifiers, so that
+	// both can be connected at once (the same identifier takes over).
+	dCreds := make([]panelCred, len(creds))
+	for i, c := range creds {
+		c.ClientID = string(c.Sub) + "/bench-d"
+		dCreds[i] = c
+	}
+	d := &system{name: "D", desc: "A with a recording injector: broker and transport alone", host: ids.NewHostID(), panels: dCreds, dial: dialMFD}
 	d.rec = &recInjector{}
 	d.inj = d.rec
 	if d.ag, err = mfd.localAgent(ctx, d.host, d.inj); err != nil {
