@@ -505,11 +505,25 @@ func (a *Agent) onConnectionUp(cm *autopaho.ConnectionManager, _ *paho.Connack) 
 	if !exp.IsZero() && !a.closing.Load() {
 		// Reconnect with a fresh token before this one runs out, with
 		// jitter so that agents do not all come back at once.
-		d := exp.Sub(a.clock.Now()) - 30*time.Second - time.Duration(rand.Int64N(int64(15*time.Second)))
-		a.refresh = a.clock.AfterFunc(max(d, time.Second), a.plannedReconnect)
+		d := renewIn(exp.Sub(a.clock.Now()), time.Duration(rand.Int64N(int64(15*time.Second))))
+		a.refresh = a.clock.AfterFunc(d, a.plannedReconnect)
 	}
 	a.mu.Unlock()
 	a.goSafely(func() { a.announce(cm) })
+}
+
+// renewIn is how long after connecting with a token that has left to run
+// the agent reconnects to renew it: 30 s plus jitter before it expires, or,
+// for a token too short for that margin (MFD_TOKEN_TTL of a minute or two),
+// at two thirds of what is left; never sooner than a second. Without the
+// second rule a 30 s token made the agent reconnect every second, releasing
+// whatever was held each time.
+func renewIn(left, jitter time.Duration) time.Duration {
+	margin := 30*time.Second + jitter
+	if margin > left/3 {
+		margin = left / 3
+	}
+	return max(left-margin, time.Second)
 }
 
 func (a *Agent) onConnectionDown() bool {

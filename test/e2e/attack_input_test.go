@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,9 @@ func TestHeldKeyReleasedOnAgentShutdown(t *testing.T) {
 	stop := r.holdB(t, "hold-shutdown")
 	defer close(stop)
 	time.Sleep(1200 * time.Millisecond)
+	if ev := r.xev.Pending(); len(ev) != 0 {
+		t.Fatalf("while held, xev saw %v", ev)
+	}
 	start := time.Now()
 	r.agent.stop() // SIGINT, as systemd or Ctrl-C stops it
 	r.released(t, "b held when the agent shut down", start, 1500*time.Millisecond)
@@ -117,6 +121,9 @@ func TestHeldKeyReleasedWhenAgentLosesServer(t *testing.T) {
 	stop := r.holdB(t, "hold-loss")
 	defer close(stop)
 	time.Sleep(1200 * time.Millisecond)
+	if ev := r.xev.Pending(); len(ev) != 0 {
+		t.Fatalf("while held, xev saw %v", ev)
+	}
 	start := time.Now()
 	r.s.kill9()
 	r.released(t, "b held when the server died", start, 1500*time.Millisecond)
@@ -147,4 +154,60 @@ func TestStaleCommandNeverRuns(t *testing.T) {
 	}
 	r.do(t, "fresh", fmt.Sprintf(`{"id":"fresh","op":"text.type","text":"y","ts":%d}`, time.Now().UnixMilli()))
 	r.xev.Expect(t, "only the fresh command's y", xtest.KeyTap("0x79")...)
+}
+
+// TestHeldKeyReleasedOnTokenExpiry: a panel holds b, repeating it, and
+// never renews its token (MFD_TOKEN_TTL=30s, the shortest). At expiry plus
+// the 30 s grace the server closes its session (DISCONNECT 0xA0), and the
+// key is released at once, not when the lease would run out.
+//
+// The agent's own tokens live 30 s too, and it reconnects to renew them
+// every 20 s, which also releases what is held (agent.plannedReconnect).
+// So the agent starts 3 s after the panel's token was issued, and b is
+// pressed right after the agent's second renewal (about 43 s in): the next
+// one (about 63 s) comes after the panel's session ends (60 s).
+func TestHeldKeyReleasedOnTokenExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a token's lifetime plus grace (60 s); skipped with -short")
+	}
+	t.Setenv("MFD_TOKEN_TTL", "30s")
+	display := xtest.StartXvfb(t)
+	xev := xtest.StartXev(t, display)
+	s := startServer(t)
+	_, p := s.pair("expiring panel", "", nil)
+	issued := p.ExpiresAt.Add(-30 * time.Second)
+	closeAt := p.ExpiresAt.Add(30 * time.Second)
+	time.Sleep(time.Until(issued.Add(3 * time.Second)))
+	ag, host := atkRemoteAgent(t, s, t.TempDir(), "DISPLAY="+display)
+	r := &atkInputRig{s: s, agent: ag, xev: xev, host: host, panel: p}
+	r.cmdr = atkNewCommander(t, s, p, host, "/input")
+	const renew = "reconnecting to renew the token"
+	checkFor(t, 50*time.Second, 50*time.Millisecond, func() error {
+		if n := strings.Count(ag.out.String(), renew); n < 2 {
+			return fmt.Errorf("the agent renewed its token %d times, waiting for 2", n)
+		}
+		return nil
+	})
+	// Let the agent's reconnect settle before pressing.
+	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		return atkPing(r.cmdr.rawClient, time.Second)
+	})
+	if left := time.Until(closeAt); left < 4*time.Second {
+		t.Fatalf("the agent's second renewal came %v before the panel's session ends; the schedule slipped", left)
+	}
+	stop := r.holdB(t, "hold-expiry")
+	defer close(stop)
+	time.Sleep(time.Until(closeAt.Add(-2 * time.Second)))
+	if ev := xev.Pending(); len(ev) != 0 {
+		t.Fatalf("2 s before the session should end, xev saw %v; want b still held\nagent:\n%s", ev, ag.out)
+	}
+	reason, err := r.cmdr.waitDisconnect(15 * time.Second)
+	closed := time.Now()
+	if err != nil || reason != 0xa0 {
+		t.Fatalf("the panel's session at token expiry: DISCONNECT %#x %v, want 0xa0", reason, err)
+	}
+	r.released(t, "b held by a panel whose token expired", closed, 1500*time.Millisecond)
+	if n := strings.Count(ag.out.String(), renew); n != 2 {
+		t.Errorf("the agent renewed its token %d times by the end, want 2 (a third would also release b)", n)
+	}
 }
