@@ -302,10 +302,15 @@ func run(ctx context.Context, cfg config) error {
 		var specs []loadSpec
 		for _, rate := range cfg.rates {
 			p := cfg.panels
+			spin := false
 			if rate < 1000 {
-				p = 1
+				// One panel, 10 ms apart: sleeping, Go's timer would wake
+				// the sender about 1 ms late on an idle process.
+				p, spin = 1, true
 			}
-			specs = append(specs, rateSpec(rateName(rate), rate, cfg.dense, p))
+			sp := rateSpec(rateName(rate), rate, cfg.dense, p)
+			sp.spin = spin
+			specs = append(specs, sp)
 		}
 		// Dense: one system at a time, A B C D.
 		for _, spec := range specs {
