@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/openmfd/mfd/internal/authn"
@@ -16,7 +17,10 @@ import (
 func pahoClient(t *testing.T, e *env, c net.Conn, id authn.Identity, clientID string, recv chan<- *paho.Publish, onDisc func(*paho.Disconnect)) *paho.Client {
 	t.Helper()
 	pc := paho.NewClient(paho.ClientConfig{
-		Conn: c,
+		// As the agent does: paho's pinger writes PINGREQ from its own
+		// goroutine, and over a conn without writev (net.Pipe, TLS) it
+		// could land inside another packet unless the conn is a Locker.
+		Conn: packets.NewThreadSafeConn(c),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			if recv != nil {
 				select {
