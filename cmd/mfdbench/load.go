@@ -288,7 +288,11 @@ func runLoadCPU(ctx context.Context, sys *system, sk sink, spec loadSpec, drain 
 	}
 
 	res := &cellResult{e2e: newHist(), reply: newHist(), late: newHist(), failed: map[string]int64{},
-		cpu: cpuShare(cpu0, cpu1), benchCPU: benchCPU(cpu0, cpu1)}
+		cpu: cpuShare(cpu0, cpu1)}
+	if !spec.spin {
+		// A spinning sender's CPU would swamp the systems' own.
+		res.benchCPU = benchCPU(cpu0, cpu1)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res.stray = r.stray
