@@ -40,12 +40,21 @@ func TestPresenceOnExpiryAndRevocation(t *testing.T) {
 	setTTL(time.Second)
 	a := e.login(panelA, "p-alice", 5)
 	setTTL(time.Hour)
+	if codes := a.subscribe(1, wire.ReplyTopic("p-alice")); codes[0] > 2 {
+		t.Fatalf("alice subscribe: 0x%02x", codes[0])
+	}
 	if _, closed := a.closed(5 * time.Second); !closed {
 		t.Fatalf("session alive past its token")
 	}
 	offline("token expiry", "p-alice")
 
 	b := e.login(panelB, "p-bob", 5)
+	// A SUBACK means the session is established (mochi sends CONNACK
+	// before it counts a session as live); before that the client could
+	// not have held anything, and no presence is owed.
+	if codes := b.subscribe(1, wire.ReplyTopic("p-bob")); codes[0] > 2 {
+		t.Fatalf("bob subscribe: 0x%02x", codes[0])
+	}
 	e.b.Revoke(panelB.Sub)
 	if _, closed := b.closed(2 * time.Second); !closed {
 		t.Fatalf("session alive after revocation")
