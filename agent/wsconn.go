@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/openmfd/mfd/internal/wsnet"
 )
 
 // errMalformedPacket means bytes written to a wsConn do not start with a
@@ -28,18 +29,12 @@ var errMalformedPacket = errors.New("malformed MQTT fixed header")
 // It implements sync.Locker, which paho's packet writer takes for the
 // length of one packet, so packets from several goroutines never mix.
 type wsConn struct {
-	ws *websocket.Conn
+	*wsnet.Conn // reads, close, addresses and deadlines
 
 	pkt sync.Mutex // held by paho for one packet (Lock/Unlock)
 
-	wmu  sync.Mutex // guards wbuf and writes to ws
+	wmu  sync.Mutex // guards wbuf
 	wbuf []byte
-
-	rmu sync.Mutex // guards r and reads from ws
-	r   io.Reader
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 var (
@@ -68,7 +63,7 @@ func dialWebSocket(ctx context.Context, u *url.URL, tlsConf *tls.Config) (net.Co
 	return newWSConn(ws), nil
 }
 
-func newWSConn(ws *websocket.Conn) *wsConn { return &wsConn{ws: ws} }
+func newWSConn(ws *websocket.Conn) *wsConn { return &wsConn{Conn: wsnet.New(ws)} }
 
 // Lock and Unlock make paho write a packet's pieces without interleaving.
 func (c *wsConn) Lock()   { c.pkt.Lock() }
@@ -89,7 +84,7 @@ func (c *wsConn) Write(p []byte) (int, error) {
 		if n == 0 || n > len(c.wbuf) {
 			return len(p), nil
 		}
-		if err := c.ws.WriteMessage(websocket.BinaryMessage, c.wbuf[:n]); err != nil {
+		if _, err := c.Conn.Write(c.wbuf[:n]); err != nil {
 			c.wbuf = nil
 			return 0, err
 		}
@@ -120,57 +115,4 @@ func mqttPacketLen(b []byte) (int, error) {
 		mul *= 128
 	}
 	return 0, errMalformedPacket
-}
-
-// Read reads from the current frame, moving on to the next one as each
-// ends.
-func (c *wsConn) Read(p []byte) (int, error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	for {
-		if c.r == nil {
-			mt, r, err := c.ws.NextReader()
-			if err != nil {
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					return 0, io.EOF
-				}
-				return 0, err
-			}
-			if mt != websocket.BinaryMessage {
-				return 0, errors.New("reading websocket: got a text frame, MQTT uses binary frames")
-			}
-			c.r = r
-		}
-		n, err := c.r.Read(p)
-		if errors.Is(err, io.EOF) {
-			c.r = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-// Close sends a close frame (best effort) and closes the connection.
-func (c *wsConn) Close() error {
-	c.closeOnce.Do(func() {
-		_ = c.ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		c.closeErr = c.ws.Close()
-	})
-	return c.closeErr
-}
-
-func (c *wsConn) LocalAddr() net.Addr                { return c.ws.LocalAddr() }
-func (c *wsConn) RemoteAddr() net.Addr               { return c.ws.RemoteAddr() }
-func (c *wsConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
-func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
-func (c *wsConn) SetDeadline(t time.Time) error {
-	if err := c.ws.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.ws.SetWriteDeadline(t)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
+	"github.com/openmfd/mfd/internal/wsnet"
 )
 
 func TestMain(m *testing.M) {
@@ -221,7 +222,7 @@ func (e *env) dialWS(protos []string, h http.Header) (net.Conn, *http.Response, 
 	if err != nil {
 		return nil, resp, err
 	}
-	return &wsConn{ws: ws}, resp, nil
+	return wsnet.New(ws), resp, nil
 }
 
 // client is a raw MQTT client for tests: it speaks packets through mochi's

@@ -3,13 +3,9 @@ package broker
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -17,6 +13,7 @@ import (
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/origin"
 	"github.com/openmfd/mfd/internal/wire"
+	"github.com/openmfd/mfd/internal/wsnet"
 )
 
 // Subprotocol is the WebSocket subprotocol MQTT clients must ask for.
@@ -100,7 +97,7 @@ func (b *Broker) Handler() http.Handler {
 			return // Upgrade has answered
 		}
 		ws.SetReadLimit(2 * MaxPacketSize)
-		conn := &wsConn{ws: ws}
+		conn := wsnet.New(ws)
 		_ = conn.SetDeadline(deadline)
 		_ = b.serveConn(ListenerWS, conn, nil)
 	})
@@ -110,87 +107,4 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(wire.ErrorBody{Error: wire.ErrorInfo{Code: code, Message: msg}})
-}
-
-// wsConn is a WebSocket as a net.Conn: reads run across binary messages,
-// each Write is one binary message. Text messages end the connection.
-type wsConn struct {
-	ws *websocket.Conn
-
-	rmu sync.Mutex
-	r   io.Reader
-
-	wmu       sync.Mutex
-	wdl       atomic.Pointer[time.Time] // gorilla's own write deadline is not safe to set during a write
-	closeOnce sync.Once
-}
-
-var errTextFrame = errors.New("websocket: text message on an mqtt connection")
-
-func (c *wsConn) Read(p []byte) (int, error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	for {
-		if c.r == nil {
-			mt, r, err := c.ws.NextReader()
-			if err != nil {
-				return 0, err
-			}
-			if mt != websocket.BinaryMessage {
-				return 0, errTextFrame
-			}
-			c.r = r
-		}
-		n, err := c.r.Read(p)
-		if errors.Is(err, io.EOF) {
-			c.r = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-func (c *wsConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	var dl time.Time
-	if p := c.wdl.Load(); p != nil {
-		dl = *p
-	}
-	_ = c.ws.SetWriteDeadline(dl)
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// Close sends a close frame when it can do so at once, then closes.
-func (c *wsConn) Close() error {
-	var err error
-	c.closeOnce.Do(func() {
-		_ = c.ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
-			time.Now().Add(100*time.Millisecond))
-		err = c.ws.Close()
-	})
-	return err
-}
-
-func (c *wsConn) LocalAddr() net.Addr  { return c.ws.LocalAddr() }
-func (c *wsConn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
-
-func (c *wsConn) SetDeadline(t time.Time) error {
-	_ = c.SetWriteDeadline(t)
-	return c.ws.SetReadDeadline(t)
-}
-
-func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
-
-// SetWriteDeadline applies to the writes that start after it.
-func (c *wsConn) SetWriteDeadline(t time.Time) error {
-	c.wdl.Store(&t)
-	return nil
 }
