@@ -101,8 +101,9 @@ type ConnOptions struct {
 // buttons are released on their up, on release.all, when their client's
 // presence goes offline, 3 s after the last repeat of their down, when
 // remote input is switched off, on Close, and whenever the broker
-// connection drops, including the planned reconnect that renews the token
-// (a key cannot be known to be wanted across a gap in the connection).
+// connection drops (a key cannot be known to be wanted across a gap in the
+// connection). Tokens are renewed in band (MQTT 5 AUTH) so that renewal is
+// no gap; only a broker that refuses that gets a planned reconnect.
 type Agent struct {
 	host  ids.HostID
 	name  string
@@ -502,14 +503,56 @@ func (a *Agent) onConnectionUp(cm *autopaho.ConnectionManager, _ *paho.Connack) 
 		a.refresh.Stop()
 		a.refresh = nil
 	}
-	if !exp.IsZero() && !a.closing.Load() {
-		// Reconnect with a fresh token before this one runs out, with
-		// jitter so that agents do not all come back at once.
-		d := renewIn(exp.Sub(a.clock.Now()), time.Duration(rand.Int64N(int64(15*time.Second))))
-		a.refresh = a.clock.AfterFunc(d, a.plannedReconnect)
-	}
+	a.scheduleRenewLocked(exp)
 	a.mu.Unlock()
 	a.goSafely(func() { a.announce(cm) })
+}
+
+// scheduleRenewLocked arranges for a fresh token before exp, with jitter so
+// that agents do not all renew at once. a.mu must be held.
+func (a *Agent) scheduleRenewLocked(exp time.Time) {
+	if exp.IsZero() || a.closing.Load() {
+		return
+	}
+	d := renewIn(exp.Sub(a.clock.Now()), time.Duration(rand.Int64N(int64(15*time.Second))))
+	a.refresh = a.clock.AfterFunc(d, func() { a.goSafely(a.renew) })
+}
+
+// renew hands the broker a fresh token in band (MQTT 5 AUTH, reason 0x19,
+// method mfd-jwt), which keeps the session: no command is lost and nothing
+// held is released. A broker that does not take it (Mosquitto, or a
+// refusal) gets the planned reconnect instead.
+func (a *Agent) renew() {
+	a.mu.Lock()
+	cm := a.cm
+	a.mu.Unlock()
+	if cm == nil || a.closing.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	_, pass, err := a.credentials(ctx)
+	exp := jwtExpiry(pass)
+	// A broker without in-band re-authentication may never answer.
+	actx, acancel := context.WithTimeout(ctx, 3*time.Second)
+	defer acancel()
+	if err == nil && !exp.IsZero() {
+		var ar *paho.AuthResponse
+		ar, err = cm.Authenticate(actx, &paho.Auth{
+			ReasonCode: 0x19,
+			Properties: &paho.AuthProperties{AuthMethod: authMethod, AuthData: []byte(pass)},
+		})
+		if err == nil && ar != nil && ar.Success {
+			a.log.Info("renewed the token in band", "expires", exp)
+			a.mu.Lock()
+			a.connExp = exp
+			a.scheduleRenewLocked(exp)
+			a.mu.Unlock()
+			return
+		}
+	}
+	a.log.Info("in-band token renewal not taken; reconnecting", "err", err)
+	a.plannedReconnect()
 }
 
 // renewIn is how long after connecting with a token that has left to run
@@ -534,6 +577,10 @@ func (a *Agent) onConnectionDown() bool {
 	}
 	return true
 }
+
+// authMethod is the MQTT 5 authentication method of mfd's broker for
+// re-authentication with a fresh token.
+const authMethod = "mfd-jwt"
 
 // plannedReconnect ends the connection politely (DISCONNECT 0, so the
 // broker does not publish our Will) so that autopaho reconnects at once,
