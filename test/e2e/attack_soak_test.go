@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"crypto/tls"
-	"net"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
