@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/wire"
 	"go.uber.org/goleak"
 )
@@ -131,22 +132,8 @@ func newTestService(t testing.TB, mod func(*Options)) *testEnv {
 	return env
 }
 
-// checkFor polls f every step until it returns nil or total has passed.
-func checkFor(t *testing.T, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(step)
-	}
-	t.Fatalf("condition not met after %v: %v", total, err)
-}
+// checkFor polls until a condition holds (see poll.Until).
+var checkFor = poll.Until
 
 // pair runs a client through POST-equivalent pairing and approval and
 // returns its key and subject.

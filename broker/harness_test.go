@@ -24,6 +24,7 @@ import (
 	"github.com/openmfd/mfd/internal/authn"
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/wire"
 	"github.com/openmfd/mfd/internal/wsnet"
 )
@@ -32,21 +33,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// checkFor polls fn every step until it returns nil or total has passed.
-func checkFor(t *testing.T, total, step time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+// checkFor polls until a condition holds (see poll.Until).
+var checkFor = poll.Until
 
 // fakeAuth issues and accepts made-up tokens: the Authenticator seam.
 type fakeAuth struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/poll"
 	"go.uber.org/goleak"
 )
 
@@ -17,20 +18,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func checkFor(t *testing.T, total, step time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+// checkFor polls until a condition holds (see poll.Until).
+var checkFor = poll.Until
 
 // serve accepts from l until it closes, handing each conn to fn.
 func serve(t *testing.T, l net.Listener, fn func(net.Conn)) {

@@ -10,6 +10,8 @@
 package xtest
 
 import (
+	pollpkg "github.com/openmfd/mfd/internal/poll"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -406,19 +408,4 @@ func excerpt(es []Event, i int) string {
 	return s
 }
 
-// poll calls fn every step until it returns nil, and fails the test with
-// fn's last error once total has passed.
-func poll(tb testing.TB, total, step time.Duration, fn func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+var poll = pollpkg.Until

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/poll"
 	"gopkg.in/yaml.v3"
 )
 
@@ -733,21 +734,8 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// checkFor calls f every step until it returns nil or total has passed.
-func checkFor(t *testing.T, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+// checkFor polls until a condition holds (see poll.Until).
+var checkFor = poll.Until
 
 type syncBuffer struct {
 	mu sync.Mutex

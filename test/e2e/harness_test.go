@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/openmfd/mfd/internal/poll"
 )
 
 var mfdBin string
@@ -51,21 +52,8 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// checkFor calls f every step until it returns nil or total has passed.
-func checkFor(t *testing.T, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+// checkFor polls until a condition holds (see poll.Until).
+var checkFor = poll.Until
 
 func freePort(t *testing.T) int {
 	t.Helper()
