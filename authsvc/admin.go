@@ -32,6 +32,7 @@ const (
 	opRevoke         = "revoke"
 	opAddIntegration = "add_integration"
 	opStats          = "stats"
+	opInput          = "input"
 )
 
 type adminRequest struct {
@@ -148,6 +149,17 @@ func (s *Service) adminDo(req adminRequest) adminResponse {
 		}
 		resp.Stats = s.opts.Stats()
 		return resp
+	case opInput:
+		if s.opts.Input == nil {
+			return adminResponse{Error: "this server runs no agent of its own (--no-agent)"}
+		}
+		if req.Arg != "on" && req.Arg != "off" {
+			return adminResponse{Error: fmt.Sprintf("input: want on or off, not %q", req.Arg)}
+		}
+		if err := s.opts.Input(req.Arg == "on"); err != nil {
+			return adminResponse{Error: err.Error()}
+		}
+		return resp
 	case opAddIntegration:
 		resp.Sub, resp.Token, err = s.AddIntegration(req.Arg)
 		if err != nil {
@@ -263,6 +275,16 @@ func (a *AdminClient) AddIntegration(name string) (sub ids.Subject, token string
 		return "", "", err
 	}
 	return resp.Sub, resp.Token, nil
+}
+
+// Input switches remote input on the server's own host on or off.
+func (a *AdminClient) Input(on bool) error {
+	arg := "off"
+	if on {
+		arg = "on"
+	}
+	_, err := a.call(adminRequest{Op: opInput, Arg: arg})
+	return err
 }
 
 // Stats returns the running server's figures (Options.Stats): numbers

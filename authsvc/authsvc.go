@@ -78,6 +78,10 @@ type Options struct {
 	// stats`): figures such as goroutines, heap and connected clients, for
 	// soak tests and operators on the host. Nil answers an error.
 	Stats func() map[string]any
+	// Input, when set, answers the admin socket's "input" request (`mfd
+	// input on|off`): it switches remote input on the server's own host.
+	// Nil answers an error (a server run with --no-agent has no host).
+	Input func(on bool) error
 }
 
 // Service is the auth service. Its methods are safe for concurrent use.

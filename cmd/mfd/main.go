@@ -24,6 +24,7 @@ commands:
   serve     run the server (HTTPS, MQTT over WebSocket, the panel) and this host's agent
   agent     run the agent of another host against a server or an MQTT broker
   clients   list, approve, deny and revoke clients of the running server
+  input     switch remote input on this host on or off
   stats     print the running server's goroutines, heap, open files and MQTT clients
   version   print the version
 
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runClients(ctx, args[1:], stdout, stderr)
 	case "stats":
 		return runStats(ctx, args[1:], stdout, stderr)
+	case "input":
+		return runInput(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfd", version)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/openmfd/mfd/agent"
@@ -56,6 +57,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("making state dir: %w", err)
 	}
 	var br *broker.Broker
+	var localAgent atomic.Pointer[agent.Agent]
 	svc, err := authsvc.New(authsvc.Options{
 		TokenTTL:       ttl,
 		StateDir:       *stateDir,
@@ -64,6 +66,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Notifier:       authsvc.NewDesktopNotifier(log),
 		AllowedOrigins: cfg.AllowedOrigins,
 		Stats:          func() map[string]any { return serverStats(br) },
+		Input: func(on bool) error {
+			ag := localAgent.Load()
+			if ag == nil {
+				return errors.New("this server runs no agent of its own (--no-agent, or it failed to start)")
+			}
+			ag.SetInput(on)
+			return nil
+		},
 	})
 	if err != nil {
 		return err
@@ -127,6 +137,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ag, agInj, err = startLocalAgent(ctx, log, *stateDir, svc, br, cfg)
 		if err != nil {
 			log.Error("starting this host's agent", "err", err)
+		} else {
+			localAgent.Store(ag)
 		}
 	}
 
@@ -136,6 +148,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("shutting down")
 	if ag != nil {
+		localAgent.Store(nil)
 		ag.Close()
 		agInj.Close()
 	}
