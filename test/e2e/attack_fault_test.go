@@ -175,9 +175,9 @@ func TestMosquittoRestartUnderBrokerAgent(t *testing.T) {
 	m := atkStartMosquitto(t)
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
-	ag := atkStart(t, []string{"DISPLAY=" + display}, mfdBin, "agent", "--broker", "mqtt://"+m.addr,
+	ag := startProc(t, []string{"DISPLAY=" + display}, mfdBin, "agent", "--broker", "mqtt://"+m.addr,
 		"--username", "agent", "--password", "pw", "--state-dir", t.TempDir(), "--name", "mosquitto host")
-	host := ag.waitOutput(`agent for host ([0-9a-f-]{36}) running`, 0, 15*time.Second)[1]
+	host := ag.waitOutput(`agent for host ([0-9a-f-]{36}) running`, 15*time.Second)[1]
 	const sub = "p-mosquittopanel"
 	panel := func() *atkCommander {
 		t.Helper()

@@ -21,7 +21,7 @@ import (
 // focused, and a commander panel.
 type atkInputRig struct {
 	s     *server
-	agent *atkProc
+	agent *proc
 	xev   *xtest.Xev
 	host  string
 	panel authResp

@@ -17,14 +17,14 @@ import (
 // atkRemoteAgent starts `mfd agent --server` for s with env (a DISPLAY, or
 // none: then every command is answered no_input), approves its pairing
 // code and returns it with its host ID once it runs.
-func atkRemoteAgent(t *testing.T, s *server, stateDir string, env ...string) (*atkProc, string) {
+func atkRemoteAgent(t *testing.T, s *server, stateDir string, env ...string) (*proc, string) {
 	t.Helper()
-	ag := atkStart(t, env, mfdBin, "agent", "--server", "https://"+s.addr, "--state-dir", stateDir, "--name", "remote host")
-	code := ag.waitOutput(`pairing code (\d{6})`, 0, 15*time.Second)[1]
+	ag := startProc(t, env, mfdBin, "agent", "--server", "https://"+s.addr, "--state-dir", stateDir, "--name", "remote host")
+	code := ag.waitOutput(`pairing code (\d{6})`, 15*time.Second)[1]
 	if out, err := s.cli("clients", "approve", code); err != nil {
 		t.Fatalf("approving the agent: %v %s", err, out)
 	}
-	host := ag.waitOutput(`agent for host ([0-9a-f-]{36}) running`, 0, 15*time.Second)[1]
+	host := ag.waitOutput(`agent for host ([0-9a-f-]{36}) running`, 15*time.Second)[1]
 	return ag, host
 }
 

@@ -14,8 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,74 +230,6 @@ func atkClosed(c *rawClient, d time.Duration) (bool, []packet) {
 		}
 		got = append(got, p)
 	}
-}
-
-// atkProc is a process a test started (an agent, Mosquitto), stopped when
-// the test ends.
-type atkProc struct {
-	t    *testing.T
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-func atkStart(t *testing.T, env []string, name string, args ...string) *atkProc {
-	t.Helper()
-	p := &atkProc{t: t, name: name, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(name, args...)
-	p.cmd.Env = append(append(os.Environ(), "MFD_STATE_DIR="), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.stop)
-	return p
-}
-
-// stop interrupts the process and waits, killing it after 5 s.
-func (p *atkProc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *atkProc) kill9() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-// waitOutput waits until the output matches re (counting only output
-// after skip bytes) and returns the submatches.
-func (p *atkProc) waitOutput(re string, skip int, total time.Duration) []string {
-	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	var m []string
-	checkFor(p.t, total, 10*time.Millisecond, func() error {
-		out := p.out.String()
-		if skip < len(out) {
-			if m = rx.FindStringSubmatch(out[skip:]); m != nil {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			p.t.Fatalf("%s exited before printing %q:\n%s", p.name, re, out)
-		default:
-		}
-		return fmt.Errorf("%s has not printed %q:\n%s", p.name, re, out)
-	})
-	return m
 }
 
 // atkHTTPS is an HTTPS client that dials from src.
