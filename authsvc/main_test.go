@@ -1,7 +1,8 @@
 package authsvc
 
 import (
-	"bytes"
+	"github.com/openmfd/mfd/internal/syncbuf"
+
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,22 +47,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // recordingNotifier remembers every pairing request.
 type recordingNotifier struct {

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"github.com/openmfd/mfd/internal/syncbuf"
+
 	"bufio"
 	"bytes"
 	"crypto/tls"
@@ -112,22 +114,8 @@ type env struct {
 	logs *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output that one goroutine writes while another reads.
+type syncBuffer = syncbuf.Buffer
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()

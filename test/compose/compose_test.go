@@ -6,6 +6,8 @@
 package compose
 
 import (
+	"github.com/openmfd/mfd/internal/syncbuf"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -737,19 +739,5 @@ func freePort(t *testing.T) int {
 // checkFor polls until a condition holds (see poll.Until).
 var checkFor = poll.Until
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output that one goroutine writes while another reads.
+type syncBuffer = syncbuf.Buffer
