@@ -1,3 +1,5 @@
+// Package agent turns commands from per-client MQTT topics into key, text
+// and pointer input on the host it runs on, through an input.Injector.
 package agent
 
 import (
@@ -24,6 +26,8 @@ import (
 
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
+
+	"github.com/openmfd/mfd/input"
 )
 
 // The agent's rules, from the contract.
@@ -60,7 +64,7 @@ type Options struct {
 	StateDir string
 	// Injector drives the keyboard and pointer. The agent does not close
 	// it: whoever made it does, after Close.
-	Injector Injector
+	Injector input.Injector
 	// Clock defaults to the wall clock.
 	Clock Clock
 	// Logger defaults to discarding.
@@ -110,7 +114,7 @@ type Agent struct {
 	opts  Options
 	log   *slog.Logger
 	clock Clock
-	inj   Injector
+	inj   input.Injector
 	cfg   *Config
 
 	queue      chan task
@@ -392,6 +396,8 @@ func (a *Agent) status() wire.Status {
 		Input:   a.inj.Backend(),
 		Version: a.opts.Version,
 	}
+	c := a.inj.Caps()
+	s.Caps = &wire.Caps{Unicode: c.Unicode, PointerAbs: c.PointerAbs, Scroll: c.Scroll}
 	if w, h := a.inj.Screen(); w > 0 && h > 0 {
 		s.Screen = &wire.Screen{W: w, H: h}
 	}

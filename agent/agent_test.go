@@ -17,6 +17,8 @@ import (
 
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
+
+	"github.com/openmfd/mfd/input"
 )
 
 func TestMain(m *testing.M) {
@@ -32,7 +34,7 @@ type fakeInjector struct {
 	gate    chan struct{} // when set, Type waits on it
 }
 
-var _ Injector = (*fakeInjector)(nil)
+var _ input.Injector = (*fakeInjector)(nil)
 
 func (f *fakeInjector) rec(format string, args ...any) error {
 	f.mu.Lock()
@@ -53,6 +55,9 @@ func (f *fakeInjector) Backend() string {
 	}
 	return f.backend
 }
+func (f *fakeInjector) Caps() input.Caps {
+	return input.Caps{Unicode: true, PointerAbs: true, Scroll: true}
+}
 func (f *fakeInjector) Screen() (int, int)             { return 1920, 1080 }
 func (f *fakeInjector) KeyDown(k string) error         { return f.rec("down %s", k) }
 func (f *fakeInjector) KeyUp(k string) error           { return f.rec("up %s", k) }
@@ -63,12 +68,12 @@ func (f *fakeInjector) Type(s string) error {
 	}
 	return f.rec("type %q", s)
 }
-func (f *fakeInjector) Move(x, y int, rel bool) error { return f.rec("move %d,%d rel=%v", x, y, rel) }
-func (f *fakeInjector) ButtonDown(b Button) error     { return f.rec("bdown %d", b) }
-func (f *fakeInjector) ButtonUp(b Button) error       { return f.rec("bup %d", b) }
-func (f *fakeInjector) Click(b Button, n int) error   { return f.rec("click %d x%d", b, n) }
-func (f *fakeInjector) Scroll(dx, dy int) error       { return f.rec("scroll %d,%d", dx, dy) }
-func (f *fakeInjector) Close() error                  { return nil }
+func (f *fakeInjector) Move(x, y int, rel bool) error     { return f.rec("move %d,%d rel=%v", x, y, rel) }
+func (f *fakeInjector) ButtonDown(b input.Button) error   { return f.rec("bdown %d", b) }
+func (f *fakeInjector) ButtonUp(b input.Button) error     { return f.rec("bup %d", b) }
+func (f *fakeInjector) Click(b input.Button, n int) error { return f.rec("click %d x%d", b, n) }
+func (f *fakeInjector) Scroll(dx, dy int) error           { return f.rec("scroll %d,%d", dx, dy) }
+func (f *fakeInjector) Close() error                      { return nil }
 
 // fakeClock is a Clock that moves only when told to.
 type fakeClock struct {

@@ -11,6 +11,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/openmfd/mfd/internal/wire"
+
+	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/input/keys"
 )
 
 // Limits on a command's fields beyond the contract's own (16 KiB, 4096
@@ -46,7 +49,7 @@ type command struct {
 	Text   string
 	X, Y   int
 	Rel    bool
-	Button Button
+	Button input.Button
 	Count  int
 	DX, DY int
 	Action string
@@ -243,7 +246,7 @@ func validateCommand(raw *rawCommand, c *command) *cmdError {
 		if len(name) > maxKeyName {
 			return errf(wire.CodeUnknownKey, "unknown key")
 		}
-		k, ok := LookupKey(name)
+		k, ok := keys.Lookup(name)
 		if !ok {
 			return errf(wire.CodeUnknownKey, "unknown key %q", name)
 		}
@@ -252,7 +255,7 @@ func validateCommand(raw *rawCommand, c *command) *cmdError {
 			if len(raw.Mods) > 8 {
 				return errf(wire.CodeBadRequest, "too many mods")
 			}
-			mods, err := ParseMods(raw.Mods)
+			mods, err := keys.ParseMods(raw.Mods)
 			if err != nil {
 				return errf(wire.CodeUnknownKey, "parsing mods: %v", err)
 			}
@@ -363,17 +366,17 @@ func intField(name string, v float64, limit int) (int, *cmdError) {
 	return int(math.Round(v)), nil
 }
 
-func parseButton(s *string) (Button, *cmdError) {
+func parseButton(s *string) (input.Button, *cmdError) {
 	if s == nil || *s == "" {
-		return ButtonLeft, nil
+		return input.ButtonLeft, nil
 	}
 	switch strings.ToLower(*s) {
 	case "left":
-		return ButtonLeft, nil
+		return input.ButtonLeft, nil
 	case "right":
-		return ButtonRight, nil
+		return input.ButtonRight, nil
 	case "middle":
-		return ButtonMiddle, nil
+		return input.ButtonMiddle, nil
 	}
 	return 0, errf(wire.CodeBadRequest, "button must be left, right or middle")
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/openmfd/mfd/internal/wire"
+
+	"github.com/openmfd/mfd/input"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -46,7 +48,7 @@ actions:
 	}
 	s := cfg.Actions[2]
 	if s.Label != "sign" || s.Steps[0].cmd.Text != "Best regards,\nAda" || s.Steps[1].Sleep != 100*time.Millisecond ||
-		s.Steps[2].cmd.Key != "1" || s.Steps[3].cmd.Button != ButtonRight || s.Steps[3].cmd.Count != 2 {
+		s.Steps[2].cmd.Key != "1" || s.Steps[3].cmd.Button != input.ButtonRight || s.Steps[3].cmd.Count != 2 {
 		t.Errorf("sign = %+v", s)
 	}
 	if c, err := ParseConfig(nil); err != nil || len(c.Actions) != 0 {

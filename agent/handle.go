@@ -15,6 +15,8 @@ import (
 
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
+
+	"github.com/openmfd/mfd/input"
 )
 
 type taskKind int
@@ -54,7 +56,7 @@ const (
 type heldInput struct {
 	kind   heldInputKind
 	key    string
-	button Button
+	button input.Button
 }
 
 // hold is a held key or button: who holds it and until when each lease
@@ -397,8 +399,12 @@ func injectError(err error) *cmdError {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNoInput):
+	case errors.Is(err, input.ErrNoInput):
 		return errf(wire.CodeNoInput, "this host has no input backend (no display)")
+	case errors.Is(err, input.ErrUnsupported):
+		return errf(wire.CodeUnsupported, "%v", err)
+	case errors.Is(err, input.ErrRefused):
+		return errf(wire.CodeRefused, "%v", err)
 	default:
 		return errf(wire.CodeInternal, "injecting input: %v", err)
 	}
@@ -522,7 +528,7 @@ func (a *Agent) releaseAll(why string) {
 		a.log.Info("releasing held keys and buttons", "count", len(a.held), "why", why)
 	}
 	for k := range a.held {
-		if err := a.release(k); err != nil && !errors.Is(err, ErrNoInput) {
+		if err := a.release(k); err != nil && !errors.Is(err, input.ErrNoInput) {
 			a.log.Warn("releasing", "err", err)
 		}
 		delete(a.held, k)
@@ -538,7 +544,7 @@ func (a *Agent) releaseSub(sub ids.Subject) {
 		delete(h.leases, sub)
 		if len(h.leases) == 0 {
 			delete(a.held, k)
-			if err := a.release(k); err != nil && !errors.Is(err, ErrNoInput) {
+			if err := a.release(k); err != nil && !errors.Is(err, input.ErrNoInput) {
 				a.log.Warn("releasing", "err", err)
 			}
 		}
@@ -558,7 +564,7 @@ func (a *Agent) sweepLeases() {
 		if len(h.leases) == 0 {
 			delete(a.held, k)
 			a.log.Info("releasing a key or button that was not repeated in time")
-			if err := a.release(k); err != nil && !errors.Is(err, ErrNoInput) {
+			if err := a.release(k); err != nil && !errors.Is(err, input.ErrNoInput) {
 				a.log.Warn("releasing", "err", err)
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/openmfd/mfd/internal/wire"
+
+	"github.com/openmfd/mfd/input"
 )
 
 func TestEveryOpInjects(t *testing.T) {
@@ -262,7 +264,7 @@ func TestInputSwitch(t *testing.T) {
 }
 
 func TestNoInput(t *testing.T) {
-	ta := newTestAgent(t, func(o *Options) { o.Injector = NewUnavailable() })
+	ta := newTestAgent(t, func(o *Options) { o.Injector = input.Unavailable() })
 	ta.send(subA, `{"id":"1","op":"key.tap","key":"a"}`)
 	ta.send(subA, `{"id":"2","op":"key.tap","key":"nosuch"}`)
 	rs := ta.replies(subA, 2)
@@ -463,5 +465,27 @@ func TestSetInput(t *testing.T) {
 	ta.send(subA, `{"id":"2","op":"key.tap","key":"a"}`)
 	if rs := ta.replies(subA, 2); !rs[1].OK || !ta.InputOn() {
 		t.Errorf("after SetInput(true): %+v", rs[1])
+	}
+}
+
+// TestBackendRefusalsAreReadable: what a backend cannot do, or what the
+// system refused, comes back as its own code with the backend's words,
+// never as a success or a bare "internal".
+func TestBackendRefusalsAreReadable(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		code string
+		msg  string
+	}{
+		{fmt.Errorf("typing %q: the active layout has no such key: %w", "é", input.ErrUnsupported), wire.CodeUnsupported, "active layout has no such key"},
+		{fmt.Errorf("an elevated window is in front: %w", input.ErrRefused), wire.CodeRefused, "elevated window"},
+	} {
+		inj := &fakeInjector{err: tt.err}
+		ta := newTestAgent(t, func(o *Options) { o.Injector = inj })
+		ta.send(subA, `{"id":"1","op":"text.type","text":"é"}`)
+		rs := ta.replies(subA, 1)
+		if codeOf(rs[0]) != tt.code || !strings.Contains(rs[0].Error.Message, tt.msg) {
+			t.Errorf("reply to a backend failing with %q = %+v, want %s with the reason", tt.err, rs[0], tt.code)
+		}
 	}
 }

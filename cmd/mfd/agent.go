@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"os"
 
@@ -27,8 +26,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", "", "host config (YAML): actions and options")
 	name := fs.String("name", "", "this host's name (default the hostname)")
 	debug := fs.Bool("debug", false, "log debug messages")
+	inputName := inputFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkInputName(*inputName); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -120,7 +123,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	inj := newInjector(log)
+	inj, err := openInput(log, *inputName, *stateDir)
+	if err != nil {
+		return err
+	}
 	defer inj.Close()
 	opts.Injector = inj
 	ag, err := agent.New(opts)
@@ -134,15 +140,4 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "agent for host %s running (input: %s)\n", opts.Host, inj.Backend())
 	<-ctx.Done()
 	return ag.Close()
-}
-
-// newInjector opens this host's display, or falls back to an injector that
-// answers every command with no_input.
-func newInjector(log *slog.Logger) agent.Injector {
-	inj, err := agent.NewX11(agent.X11Options{Logger: log.With("part", "x11")})
-	if err != nil {
-		log.Warn("no display to drive: remote input is unavailable on this host", "err", err)
-		return agent.NewUnavailable()
-	}
-	return inj
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/openmfd/mfd/agent"
 	"github.com/openmfd/mfd/authsvc"
 	"github.com/openmfd/mfd/broker"
+	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/panel"
@@ -33,12 +34,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mqttTLS := fs.String("mqtt-tls", "", "also serve MQTT over TLS on TCP at this address (e.g. :8883)")
 	mqttLocal := fs.String("mqtt-local", "", "also serve plain MQTT at this loopback address (e.g. 127.0.0.1:1883)")
 	debug := fs.Bool("debug", false, "log debug messages")
+	inputName := inputFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
+	}
+	if err := checkInputName(*inputName); err != nil {
+		return err
 	}
 	log := newLogger(stderr, *debug)
 
@@ -132,9 +137,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	printBanner(stdout, svc, ln.Addr())
 
 	var ag *agent.Agent
-	var agInj agent.Injector
+	var agInj input.Injector
 	if !*noAgent {
-		ag, agInj, err = startLocalAgent(ctx, log, *stateDir, svc, br, cfg)
+		ag, agInj, err = startLocalAgent(ctx, log, *stateDir, *inputName, svc, br, cfg)
 		if err != nil {
 			log.Error("starting this host's agent", "err", err)
 		} else {
@@ -192,7 +197,7 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir string, svc *authsvc.Service, br *broker.Broker, cfg *agent.Config) (*agent.Agent, agent.Injector, error) {
+func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir, inputName string, svc *authsvc.Service, br *broker.Broker, cfg *agent.Config) (*agent.Agent, input.Injector, error) {
 	host, err := agent.LoadHostID(stateDir)
 	if err != nil {
 		return nil, nil, err
@@ -202,7 +207,10 @@ func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir string, svc
 	if err != nil {
 		return nil, nil, err
 	}
-	inj := newInjector(log)
+	inj, err := openInput(log, inputName, stateDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	ag, err := agent.New(agent.Options{
 		Host:     host,
 		Name:     name,

@@ -28,6 +28,8 @@ import (
 	"github.com/openmfd/mfd/agent"
 	"github.com/openmfd/mfd/authsvc"
 	"github.com/openmfd/mfd/broker"
+	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/input/x11"
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
@@ -57,7 +59,7 @@ type system struct {
 	atX     bool
 	rec     *recInjector
 	ag      *agent.Agent
-	inj     agent.Injector
+	inj     input.Injector
 	cleanup []func()
 }
 
@@ -233,7 +235,7 @@ func (m *mfdServer) pairPanel(ctx context.Context, name string) (panelCred, erro
 
 // localAgent starts the server's own agent for host as `mfd serve` does:
 // over the in-process pipe, with tokens from Reissue.
-func (m *mfdServer) localAgent(ctx context.Context, host ids.HostID, inj agent.Injector) (*agent.Agent, error) {
+func (m *mfdServer) localAgent(ctx context.Context, host ids.HostID, inj input.Injector) (*agent.Agent, error) {
 	sub, err := m.svc.LocalAgent(host, "bench")
 	if err != nil {
 		return nil, err
@@ -253,7 +255,7 @@ func (m *mfdServer) localAgent(ctx context.Context, host ids.HostID, inj agent.I
 
 // startAgent starts an agent and waits until it has subscribed (its
 // status is retained on connect, which happens after it subscribed).
-func startAgent(ctx context.Context, host ids.HostID, inj agent.Injector, co agent.ConnOptions) (*agent.Agent, error) {
+func startAgent(ctx context.Context, host ids.HostID, inj input.Injector, co agent.ConnOptions) (*agent.Agent, error) {
 	ag, err := agent.New(agent.Options{
 		Host: host, Name: "bench", Version: "bench", Injector: inj, Logger: discard, Conn: co,
 		Config: &agent.Config{HomeAssistant: agent.HAConfig{Disabled: true}},
@@ -287,7 +289,7 @@ func (e *env) startSystems(ctx context.Context, nPanels int) error {
 
 	// A: as shipped, XTest under Xvfb.
 	a := &system{name: "A", desc: "mfd: authsvc + broker (our hook), WSS with tokens, our agent, XTest", host: ids.NewHostID(), panels: creds, dial: dialMFD, atX: true}
-	if a.inj, err = agent.NewX11(agent.X11Options{Display: e.display}); err != nil {
+	if a.inj, err = x11.New(x11.Options{Display: e.display}); err != nil {
 		return fmt.Errorf("A: %w", err)
 	}
 	if a.ag, err = mfd.localAgent(ctx, a.host, a.inj); err != nil {
@@ -355,7 +357,7 @@ func (e *env) startBare(ctx context.Context, nPanels int) error {
 		dial: func(ctx context.Context) (net.Conn, error) { return dialWS(ctx, wsURL, e.mfd.tc) }}
 	b.cleanup = append(b.cleanup, func() { _ = hs.Close(); _ = srv.Close() })
 	var err2 error
-	if b.inj, err2 = agent.NewX11(agent.X11Options{Display: e.display}); err2 != nil {
+	if b.inj, err2 = x11.New(x11.Options{Display: e.display}); err2 != nil {
 		return err2
 	}
 	b.ag, err = startAgent(ctx, b.host, b.inj, agent.ConnOptions{
@@ -483,7 +485,7 @@ keyfile %s
 			return d.DialContext(ctx, "tcp", tlsAddr)
 		}}
 	c.cleanup = append(c.cleanup, stop)
-	if c.inj, err = agent.NewX11(agent.X11Options{Display: e.display}); err != nil {
+	if c.inj, err = x11.New(x11.Options{Display: e.display}); err != nil {
 		stop()
 		return err
 	}
@@ -518,7 +520,7 @@ type recInjector struct {
 	onTap    func(key string, at time.Time)
 }
 
-var _ agent.Injector = (*recInjector)(nil)
+var _ input.Injector = (*recInjector)(nil)
 
 func (r *recInjector) setOnTap(f func(string, time.Time)) {
 	r.mu.Lock()
@@ -543,15 +545,18 @@ func (r *recInjector) Tap(key string, _ []string) error {
 	return nil
 }
 
-func (r *recInjector) Backend() string               { return "x11" }
+func (r *recInjector) Backend() string { return "x11" }
+func (r *recInjector) Caps() input.Caps {
+	return input.Caps{Unicode: true, PointerAbs: true, Scroll: true}
+}
 func (r *recInjector) Screen() (int, int)            { return 1280, 1024 }
 func (r *recInjector) KeyDown(string) error          { return nil }
 func (r *recInjector) KeyUp(string) error            { return nil }
 func (r *recInjector) Type(string) error             { return nil }
 func (r *recInjector) Move(int, int, bool) error     { return nil }
-func (r *recInjector) ButtonDown(agent.Button) error { return nil }
-func (r *recInjector) ButtonUp(agent.Button) error   { return nil }
-func (r *recInjector) Click(agent.Button, int) error { return nil }
+func (r *recInjector) ButtonDown(input.Button) error { return nil }
+func (r *recInjector) ButtonUp(input.Button) error   { return nil }
+func (r *recInjector) Click(input.Button, int) error { return nil }
 func (r *recInjector) Scroll(int, int) error         { return nil }
 func (r *recInjector) Close() error                  { return nil }
 

@@ -89,6 +89,15 @@ type Status struct {
 	Input   string     `json:"input,omitempty"`
 	Version string     `json:"version,omitempty"`
 	Screen  *Screen    `json:"screen,omitempty"`
+	// Caps says what the input backend can do; absent from a Will.
+	Caps *Caps `json:"caps,omitempty"`
+}
+
+// Caps is what a host's input backend can do (the status topic's "caps").
+type Caps struct {
+	Unicode    bool `json:"unicode"`
+	PointerAbs bool `json:"pointer_abs"`
+	Scroll     bool `json:"scroll"`
 }
 
 // Action is one entry of a host's retained action list.
@@ -161,6 +170,8 @@ const (
 	CodeExpired       = "expired"
 	CodeNoInput       = "no_input"
 	CodeInputOff      = "input_off"
+	CodeUnsupported   = "unsupported"
+	CodeRefused       = "refused"
 	CodeForbidden     = "forbidden"
 	CodeInternal      = "internal"
 )

@@ -1,6 +1,6 @@
 //go:build cgo && !nox11 && (linux || freebsd || netbsd || openbsd)
 
-package agent
+package x11
 
 /*
 #cgo LDFLAGS: -lX11 -lXtst
@@ -123,6 +123,9 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/input/keys"
 )
 
 // Keysyms the backend needs by value.
@@ -132,18 +135,18 @@ const (
 	xkTab    = 0xff09
 )
 
-var _ Injector = (*x11Injector)(nil)
+var _ input.Injector = (*x11Injector)(nil)
 
 // errClosed is returned by the methods of a closed x11Injector.
-var errClosed = fmt.Errorf("x11 injector closed: %w", ErrNoInput)
+var errClosed = fmt.Errorf("x11 injector closed: %w", input.ErrNoInput)
 
 // errConnLost is returned once the X connection is gone.
-var errConnLost = fmt.Errorf("lost the X connection: %w", ErrNoInput)
+var errConnLost = fmt.Errorf("lost the X connection: %w", input.ErrNoInput)
 
 // x11Injector drives an X server through XTest. Every X call runs on the
-// goroutine started by NewX11, locked to its OS thread; the methods hand
+// goroutine started by New, locked to its OS thread; the methods hand
 // it closures and wait for them. The fields after "Owned by the X
-// goroutine" are touched only there; the rest are fixed by NewX11.
+// goroutine" are touched only there; the rest are fixed by New.
 type x11Injector struct {
 	reqs      chan func()
 	quit      chan struct{}
@@ -159,21 +162,21 @@ type x11Injector struct {
 	dpy       *C.Display
 	minKC     int
 	perKC     int
-	loc       map[uint32]keyLoc   // keysym -> where it is typed
-	spares    []uint8             // keycodes with no keysyms, not modifiers
-	temps     map[uint8]*tempBind // spare keycodes we bound
-	tempSym   map[uint32]uint8    // keysym -> spare keycode bound to it
-	heldKeys  map[string]heldKey  // canonical key name -> what is down
-	heldOrder []string            // press order, to release in reverse
-	heldBtns  map[Button]bool     // buttons we pressed
-	restore   *time.Timer         // fires when a binding may be undone
-	restoreC  <-chan time.Time    // restore.C while armed, else nil
-	dead      bool                // the connection is gone
-	modKCs    map[uint8]bool      // keycodes in the modifier map
-	shiftKC   uint8               // a keycode with Shift_L at level 0, or 0
-	keysBuf   []C.KeySym          // scratch row for XChangeKeyboardMapping
-	lastUse   map[uint8]time.Time // per temp keycode: when a client reads its last event
-	readBy    time.Time           // when a client will have read all we sent
+	loc       map[uint32]keyLoc     // keysym -> where it is typed
+	spares    []uint8               // keycodes with no keysyms, not modifiers
+	temps     map[uint8]*tempBind   // spare keycodes we bound
+	tempSym   map[uint32]uint8      // keysym -> spare keycode bound to it
+	heldKeys  map[string]heldKey    // canonical key name -> what is down
+	heldOrder []string              // press order, to release in reverse
+	heldBtns  map[input.Button]bool // buttons we pressed
+	restore   *time.Timer           // fires when a binding may be undone
+	restoreC  <-chan time.Time      // restore.C while armed, else nil
+	dead      bool                  // the connection is gone
+	modKCs    map[uint8]bool        // keycodes in the modifier map
+	shiftKC   uint8                 // a keycode with Shift_L at level 0, or 0
+	keysBuf   []C.KeySym            // scratch row for XChangeKeyboardMapping
+	lastUse   map[uint8]time.Time   // per temp keycode: when a client reads its last event
+	readBy    time.Time             // when a client will have read all we sent
 }
 
 // keyLoc says how a keysym is typed: its keycode, with Shift or without.
@@ -194,18 +197,18 @@ type heldKey struct {
 	shift bool // Shift was pressed for it and is released after it
 }
 
-// NewX11 connects to the X display of opts (or $DISPLAY) and returns an
+// New connects to the X display of opts (or $DISPLAY) and returns an
 // Injector that drives it through the XTest extension. Without a display,
 // or when the display cannot be opened or lacks XTest, the error wraps
-// ErrNoInput: the caller then falls back to NewUnavailable. The Injector
+// input.ErrNoInput: the caller then falls back to input.Unavailable. The Injector
 // is safe for concurrent use; Close it to release what it holds.
-func NewX11(opts X11Options) (Injector, error) {
+func New(opts Options) (input.Injector, error) {
 	name := opts.Display
 	if name == "" {
 		name = os.Getenv("DISPLAY")
 	}
 	if name == "" {
-		return nil, fmt.Errorf("opening the X display: $DISPLAY is not set: %w", ErrNoInput)
+		return nil, fmt.Errorf("opening the X display: $DISPLAY is not set: %w", input.ErrNoInput)
 	}
 	x := &x11Injector{
 		reqs:     make(chan func()),
@@ -217,7 +220,7 @@ func NewX11(opts X11Options) (Injector, error) {
 		temps:    map[uint8]*tempBind{},
 		tempSym:  map[uint32]uint8{},
 		heldKeys: map[string]heldKey{},
-		heldBtns: map[Button]bool{},
+		heldBtns: map[input.Button]bool{},
 		lastUse:  map[uint8]time.Time{},
 	}
 	if x.log == nil {
@@ -250,12 +253,12 @@ func (x *x11Injector) run(name string, ready chan<- error) {
 	x.dpy = C.mfd_open(cname)
 	C.free(unsafe.Pointer(cname))
 	if x.dpy == nil {
-		ready <- fmt.Errorf("opening X display %q: %w", name, ErrNoInput)
+		ready <- fmt.Errorf("opening X display %q: %w", name, input.ErrNoInput)
 		return
 	}
 	if C.mfd_has_xtest(x.dpy) == 0 {
 		C.XCloseDisplay(x.dpy)
-		ready <- fmt.Errorf("opening X display %q: no XTest extension: %w", name, ErrNoInput)
+		ready <- fmt.Errorf("opening X display %q: no XTest extension: %w", name, input.ErrNoInput)
 		return
 	}
 	x.w, x.h = int(C.mfd_screen_w(x.dpy)), int(C.mfd_screen_h(x.dpy))
@@ -629,11 +632,17 @@ func (x *x11Injector) Backend() string { return "x11" }
 
 func (x *x11Injector) Screen() (w, h int) { return x.w, x.h }
 
+// Caps reports that XTest types any character (through spare keycodes),
+// places the pointer absolutely and scrolls.
+func (x *x11Injector) Caps() input.Caps {
+	return input.Caps{Unicode: true, PointerAbs: true, Scroll: true}
+}
+
 // lookup resolves a contract key name to its keysym.
-func lookup(name string) (Key, error) {
-	k, ok := LookupKey(name)
+func lookup(name string) (keys.Key, error) {
+	k, ok := keys.Lookup(name)
 	if !ok {
-		return Key{}, fmt.Errorf("unknown key %q", name)
+		return keys.Key{}, fmt.Errorf("unknown key %q", name)
 	}
 	return k, nil
 }
@@ -712,7 +721,7 @@ func (x *x11Injector) Tap(name string, mods []string) error {
 	if err != nil {
 		return fmt.Errorf("tapping a key: %w", err)
 	}
-	canon, err := ParseMods(mods)
+	canon, err := keys.ParseMods(mods)
 	if err != nil {
 		return fmt.Errorf("tapping %s: %w", k.Name, err)
 	}
@@ -724,7 +733,8 @@ func (x *x11Injector) Tap(name string, mods []string) error {
 		mk := modKCs[:0]
 		shifted := false
 		for _, m := range canon {
-			l, err := x.resolve(keyTable[m].Keysym)
+			modKey, _ := keys.Lookup(m) // canon holds only names ParseMods knows
+			l, err := x.resolve(modKey.Keysym)
 			if err != nil {
 				return err
 			}
@@ -819,19 +829,19 @@ func (x *x11Injector) Move(px, py int, rel bool) error {
 }
 
 // xButton maps a contract button to its X button number.
-func xButton(b Button) (C.uint, error) {
+func xButton(b input.Button) (C.uint, error) {
 	switch b {
-	case ButtonLeft:
+	case input.ButtonLeft:
 		return 1, nil
-	case ButtonMiddle:
+	case input.ButtonMiddle:
 		return 2, nil
-	case ButtonRight:
+	case input.ButtonRight:
 		return 3, nil
 	}
 	return 0, fmt.Errorf("unknown button %d", int(b))
 }
 
-func (x *x11Injector) ButtonDown(b Button) error {
+func (x *x11Injector) ButtonDown(b input.Button) error {
 	xb, err := xButton(b)
 	if err != nil {
 		return fmt.Errorf("pressing a button: %w", err)
@@ -846,7 +856,7 @@ func (x *x11Injector) ButtonDown(b Button) error {
 	})
 }
 
-func (x *x11Injector) ButtonUp(b Button) error {
+func (x *x11Injector) ButtonUp(b input.Button) error {
 	xb, err := xButton(b)
 	if err != nil {
 		return fmt.Errorf("releasing a button: %w", err)
@@ -861,7 +871,7 @@ func (x *x11Injector) ButtonUp(b Button) error {
 	})
 }
 
-func (x *x11Injector) Click(b Button, count int) error {
+func (x *x11Injector) Click(b input.Button, count int) error {
 	xb, err := xButton(b)
 	if err != nil {
 		return fmt.Errorf("clicking: %w", err)

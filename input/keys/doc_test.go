@@ -1,4 +1,4 @@
-package agent
+package keys
 
 import (
 	"os"
@@ -11,7 +11,7 @@ import (
 // TestTopicsMdListsEveryKey keeps the key table in topics.md, the reference
 // users read, the same as the one the agent accepts.
 func TestTopicsMdListsEveryKey(t *testing.T) {
-	b, err := os.ReadFile("../topics.md")
+	b, err := os.ReadFile("../../topics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func TestTopicsMdListsEveryKey(t *testing.T) {
 		t.Fatal("topics.md has no key list between the keys:begin and keys:end markers")
 	}
 	documented := strings.Fields(string(m[1]))
-	want := KeyNames()
+	want := Names()
 	if !slices.Equal(documented, want) {
 		t.Errorf("topics.md lists %d keys, the agent accepts %d; topics.md should hold:\n%s",
 			len(documented), len(want), wrapNames(want))

@@ -1,4 +1,4 @@
-package agent
+package keys
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestLookupKey(t *testing.T) {
+func TestLookup(t *testing.T) {
 	tests := []struct {
 		name string
 		want Key
@@ -99,31 +99,31 @@ func TestLookupKey(t *testing.T) {
 		{"PgUp", Key{"pageup", 0xff55}},
 	}
 	for _, tt := range tests {
-		got, ok := LookupKey(tt.name)
+		got, ok := Lookup(tt.name)
 		if !ok || got != tt.want {
-			t.Errorf("LookupKey(%q) = %+v, %v, want %+v, true", tt.name, got, ok, tt.want)
+			t.Errorf("Lookup(%q) = %+v, %v, want %+v, true", tt.name, got, ok, tt.want)
 		}
 	}
 }
 
-func TestLookupKeyUnknown(t *testing.T) {
+func TestLookupUnknown(t *testing.T) {
 	for _, name := range []string{
 		"", "A", "Z", "f0", "F0", "f25", "ctrl+a", " ", "space ",
 		"aa", "é", "😀", "\n", "\t", "audio", "audio_volume_up", "num10", "leftctrl",
 	} {
-		if got, ok := LookupKey(name); ok {
-			t.Errorf("LookupKey(%q) = %+v, true, want false", name, got)
+		if got, ok := Lookup(name); ok {
+			t.Errorf("Lookup(%q) = %+v, true, want false", name, got)
 		}
 	}
 }
 
-func TestKeyNamesCoverContract(t *testing.T) {
-	names := KeyNames()
+func TestNamesCoverContract(t *testing.T) {
+	names := Names()
 	if !slices.IsSorted(names) {
-		t.Errorf("KeyNames() is not sorted")
+		t.Errorf("Names() is not sorted")
 	}
 	if len(slices.Compact(slices.Clone(names))) != len(names) {
-		t.Errorf("KeyNames() has duplicates")
+		t.Errorf("Names() has duplicates")
 	}
 	var want []string
 	for c := 'a'; c <= 'z'; c++ {
@@ -145,21 +145,21 @@ func TestKeyNamesCoverContract(t *testing.T) {
 		"ctrl", "shift", "alt", "super")
 	for _, name := range want {
 		if _, found := slices.BinarySearch(names, name); !found {
-			t.Errorf("KeyNames() lacks contract key %q", name)
+			t.Errorf("Names() lacks contract key %q", name)
 		}
 	}
 	for _, name := range names {
-		k, ok := LookupKey(name)
+		k, ok := Lookup(name)
 		if !ok || k.Keysym == 0 {
-			t.Errorf("LookupKey(%q) = %+v, %v for a name KeyNames() lists", name, k, ok)
+			t.Errorf("Lookup(%q) = %+v, %v for a name Names() lists", name, k, ok)
 		}
-		if canon, ok := LookupKey(k.Name); !ok || canon != k {
-			t.Errorf("LookupKey(%q) = %+v, %v; its canonical name %q gives %+v", name, k, ok, k.Name, canon)
+		if canon, ok := Lookup(k.Name); !ok || canon != k {
+			t.Errorf("Lookup(%q) = %+v, %v; its canonical name %q gives %+v", name, k, ok, k.Name, canon)
 		}
 	}
 	names[0] = "mutated"
-	if KeyNames()[0] == "mutated" {
-		t.Errorf("KeyNames() returns the package's own slice")
+	if Names()[0] == "mutated" {
+		t.Errorf("Names() returns the package's own slice")
 	}
 }
 

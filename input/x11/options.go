@@ -1,20 +1,20 @@
-package agent
+package x11
 
 import (
 	"log/slog"
 	"time"
 )
 
-// DefaultKeymapHold is X11Options.KeymapHold when it is zero. At 50 ms a
+// DefaultKeymapHold is Options.KeymapHold when it is zero. At 50 ms a
 // client on a loaded machine (xev, under CI's parallel tests) sometimes read
 // a key after its binding was undone and saw no keysym; 150 ms costs only
 // text with more distinct missing characters than there are spare keycodes
 // (long CJK text is paced at about 19 characters per hold).
 const DefaultKeymapHold = 150 * time.Millisecond
 
-// X11Options configures NewX11. The zero value drives $DISPLAY without
+// Options configures New. The zero value drives $DISPLAY without
 // delays and logs nothing.
-type X11Options struct {
+type Options struct {
 	// Display is the X display name (":0"); empty means $DISPLAY.
 	Display string
 	// KeyDelay is a pause after every key press and release, for

@@ -1,6 +1,6 @@
 //go:build cgo && !nox11 && (linux || freebsd || netbsd || openbsd)
 
-package agent
+package x11
 
 import (
 	"errors"
@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/input/keys"
+	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/xtest"
 )
 
@@ -18,7 +21,7 @@ import (
 func TestX11Keys(t *testing.T) {
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 
 	if got := inj.Backend(); got != "x11" {
 		t.Errorf("Backend() = %q, want x11", got)
@@ -109,8 +112,8 @@ func TestX11Keys(t *testing.T) {
 	if err := inj.Tap("nosuchkey", nil); err == nil {
 		t.Errorf("Tap(nosuchkey) = nil, want an error")
 	}
-	if err := inj.Tap("a", []string{"hyper"}); !errors.Is(err, ErrUnknownModifier) {
-		t.Errorf("Tap(a, hyper) = %v, want ErrUnknownModifier", err)
+	if err := inj.Tap("a", []string{"hyper"}); !errors.Is(err, keys.ErrUnknownModifier) {
+		t.Errorf("Tap(a, hyper) = %v, want keys.ErrUnknownModifier", err)
 	}
 	if err := inj.Type("a\x07"); err == nil {
 		t.Errorf("Type(%q) = nil, want an error", "a\x07")
@@ -128,7 +131,7 @@ func TestX11Unicode(t *testing.T) {
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
 	before := xtest.Keymap(t, display)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 
 	const text = "é€😀"
 	if err := inj.Type(text); err != nil {
@@ -136,7 +139,7 @@ func TestX11Unicode(t *testing.T) {
 	}
 	xev.Expect(t, fmt.Sprintf("Type(%q)", text),
 		xtest.Seq(xtest.KeyTap("0xe9"), xtest.KeyTap("0x10020ac"), xtest.KeyTap("0x101f600"))...)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if after := xtest.Keymap(t, display); after != before {
 			return fmt.Errorf("xmodmap -pke differs after Type(%q)", text)
 		}
@@ -179,7 +182,7 @@ func TestX11Unicode(t *testing.T) {
 func TestX11ExternalKeymapChange(t *testing.T) {
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 	if err := inj.Type("a"); err != nil {
 		t.Fatalf("Type(a) = %v", err)
 	}
@@ -192,7 +195,7 @@ func TestX11ExternalKeymapChange(t *testing.T) {
 		t.Fatalf("Type(aq) = %v", err)
 	}
 	xev.Expect(t, "Type(aq) after remapping", xtest.Seq(xtest.KeyTap("0x61"), xtest.KeyTap("0x71"))...)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if got := xtest.Keymap(t, display); got != after {
 			return fmt.Errorf("xmodmap -pke differs after Type(aq)")
 		}
@@ -207,7 +210,7 @@ func TestX11TypeLong(t *testing.T) {
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
 	before := xtest.Keymap(t, display)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 
 	var text strings.Builder
 	for i := range 40 {
@@ -235,7 +238,7 @@ func TestX11TypeLong(t *testing.T) {
 	shiftL := func(e xtest.Event) bool { return e.Detail == "0xffe1" }
 	xev.ExpectExcept(t, fmt.Sprintf("Type(%d characters)", runes), shiftL, want...)
 	t.Logf("typed %d characters in %v (%.0f/s), each seen by xev", runes, took, float64(runes)/took.Seconds())
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if after := xtest.Keymap(t, display); after != before {
 			return fmt.Errorf("xmodmap -pke differs after typing")
 		}
@@ -247,11 +250,11 @@ func TestX11TypeLong(t *testing.T) {
 func TestX11Pointer(t *testing.T) {
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 
 	wantAt := func(wx, wy int) {
 		t.Helper()
-		checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		poll.Until(t, 5*time.Second, 5*time.Millisecond, func() error {
 			x, y, err := xtest.PointerAt(t, display)
 			if err != nil {
 				return err
@@ -276,32 +279,32 @@ func TestX11Pointer(t *testing.T) {
 	wantAt(75, 233)
 
 	press := func(b string) []xtest.Event { return xtest.ButtonClick(b) }
-	if err := inj.Click(ButtonLeft, 1); err != nil {
+	if err := inj.Click(input.ButtonLeft, 1); err != nil {
 		t.Fatalf("Click(left, 1) = %v", err)
 	}
 	xev.Expect(t, "Click(left, 1)", press("1")...)
-	if err := inj.Click(ButtonRight, 2); err != nil {
+	if err := inj.Click(input.ButtonRight, 2); err != nil {
 		t.Fatalf("Click(right, 2) = %v", err)
 	}
 	xev.Expect(t, "Click(right, 2)", xtest.Seq(press("3"), press("3"))...)
-	if err := inj.Click(ButtonMiddle, 3); err != nil {
+	if err := inj.Click(input.ButtonMiddle, 3); err != nil {
 		t.Fatalf("Click(middle, 3) = %v", err)
 	}
 	xev.Expect(t, "Click(middle, 3)", xtest.Seq(press("2"), press("2"), press("2"))...)
 	for _, n := range []int{0, 4, -1} {
-		if err := inj.Click(ButtonLeft, n); err == nil {
+		if err := inj.Click(input.ButtonLeft, n); err == nil {
 			t.Errorf("Click(left, %d) = nil, want an error", n)
 		}
 	}
-	if err := inj.Click(Button(9), 1); err == nil {
+	if err := inj.Click(input.Button(9), 1); err == nil {
 		t.Errorf("Click(9, 1) = nil, want an error")
 	}
 
-	if err := inj.ButtonDown(ButtonLeft); err != nil {
+	if err := inj.ButtonDown(input.ButtonLeft); err != nil {
 		t.Fatalf("ButtonDown(left) = %v", err)
 	}
 	xev.Expect(t, "ButtonDown(left)", xtest.ButtonPress("1"))
-	if err := inj.ButtonUp(ButtonLeft); err != nil {
+	if err := inj.ButtonUp(input.ButtonLeft); err != nil {
 		t.Fatalf("ButtonUp(left) = %v", err)
 	}
 	xev.Expect(t, "ButtonUp(left)", xtest.ButtonRelease("1"))
@@ -326,7 +329,7 @@ func TestX11CloseReleasesHeld(t *testing.T) {
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
 	before := xtest.Keymap(t, display)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 
 	if err := inj.Move(50, 50, false); err != nil {
 		t.Fatalf("Move = %v", err)
@@ -337,7 +340,7 @@ func TestX11CloseReleasesHeld(t *testing.T) {
 	if err := inj.KeyDown("f20"); err != nil { // not in Xvfb's keymap
 		t.Fatalf("KeyDown(f20) = %v", err)
 	}
-	if err := inj.ButtonDown(ButtonRight); err != nil {
+	if err := inj.ButtonDown(input.ButtonRight); err != nil {
 		t.Fatalf("ButtonDown(right) = %v", err)
 	}
 	xev.Expect(t, "KeyDown(b), KeyDown(f20), ButtonDown(right)",
@@ -353,8 +356,8 @@ func TestX11CloseReleasesHeld(t *testing.T) {
 	if err := inj.Close(); err != nil {
 		t.Errorf("second Close() = %v", err)
 	}
-	if err := inj.Tap("a", nil); !errors.Is(err, ErrNoInput) {
-		t.Errorf("Tap after Close = %v, want ErrNoInput", err)
+	if err := inj.Tap("a", nil); !errors.Is(err, input.ErrNoInput) {
+		t.Errorf("Tap after Close = %v, want input.ErrNoInput", err)
 	}
 }
 
@@ -362,7 +365,7 @@ func TestX11CloseReleasesHeld(t *testing.T) {
 // with -race.
 func TestX11Concurrent(t *testing.T) {
 	display := xtest.StartXvfb(t)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 	var wg sync.WaitGroup
 	errc := make(chan error, 64)
 	for i := range 8 {
@@ -394,41 +397,41 @@ func TestX11Concurrent(t *testing.T) {
 }
 
 // TestX11LostServer kills the X server under the injector: the process
-// must live on and the injector must answer ErrNoInput.
+// must live on and the injector must answer input.ErrNoInput.
 func TestX11LostServer(t *testing.T) {
 	display, cmd := xtest.StartXvfbCmd(t)
-	inj := newTestX11(t, display, X11Options{})
+	inj := newTestX11(t, display, Options{})
 	if err := inj.Tap("a", nil); err != nil {
 		t.Fatalf("Tap(a) = %v", err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if err := inj.Tap("a", nil); !errors.Is(err, ErrNoInput) {
-			return fmt.Errorf("Tap(a) with the server gone = %v, want ErrNoInput", err)
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if err := inj.Tap("a", nil); !errors.Is(err, input.ErrNoInput) {
+			return fmt.Errorf("Tap(a) with the server gone = %v, want input.ErrNoInput", err)
 		}
 		return nil
 	})
-	if err := inj.Type("é"); !errors.Is(err, ErrNoInput) {
-		t.Errorf("Type with the server gone = %v, want ErrNoInput", err)
+	if err := inj.Type("é"); !errors.Is(err, input.ErrNoInput) {
+		t.Errorf("Type with the server gone = %v, want input.ErrNoInput", err)
 	}
-	if err := inj.Close(); !errors.Is(err, ErrNoInput) {
-		t.Errorf("Close with the server gone = %v, want ErrNoInput", err)
+	if err := inj.Close(); !errors.Is(err, input.ErrNoInput) {
+		t.Errorf("Close with the server gone = %v, want input.ErrNoInput", err)
 	}
 }
 
 func TestNewX11NoDisplay(t *testing.T) {
 	t.Setenv("DISPLAY", "")
-	if inj, err := NewX11(X11Options{}); !errors.Is(err, ErrNoInput) {
-		t.Errorf("NewX11 without $DISPLAY = %v, %v, want ErrNoInput", inj, err)
+	if inj, err := New(Options{}); !errors.Is(err, input.ErrNoInput) {
+		t.Errorf("New without $DISPLAY = %v, %v, want input.ErrNoInput", inj, err)
 	}
-	if inj, err := NewX11(X11Options{Display: ":4093"}); !errors.Is(err, ErrNoInput) {
-		t.Errorf("NewX11(:4093) with no such server = %v, %v, want ErrNoInput", inj, err)
+	if inj, err := New(Options{Display: ":4093"}); !errors.Is(err, input.ErrNoInput) {
+		t.Errorf("New(:4093) with no such server = %v, %v, want input.ErrNoInput", inj, err)
 	}
 }
 
 func TestUnavailable(t *testing.T) {
-	inj := NewUnavailable()
+	inj := input.Unavailable()
 	if got := inj.Backend(); got != "unavailable" {
 		t.Errorf("Backend() = %q, want unavailable", got)
 	}
@@ -441,13 +444,13 @@ func TestUnavailable(t *testing.T) {
 		"Tap":        inj.Tap("a", nil),
 		"Type":       inj.Type("a"),
 		"Move":       inj.Move(1, 1, false),
-		"ButtonDown": inj.ButtonDown(ButtonLeft),
-		"ButtonUp":   inj.ButtonUp(ButtonLeft),
-		"Click":      inj.Click(ButtonLeft, 1),
+		"ButtonDown": inj.ButtonDown(input.ButtonLeft),
+		"ButtonUp":   inj.ButtonUp(input.ButtonLeft),
+		"Click":      inj.Click(input.ButtonLeft, 1),
 		"Scroll":     inj.Scroll(0, 1),
 	} {
-		if !errors.Is(err, ErrNoInput) {
-			t.Errorf("unavailable %s = %v, want ErrNoInput", name, err)
+		if !errors.Is(err, input.ErrNoInput) {
+			t.Errorf("unavailable %s = %v, want input.ErrNoInput", name, err)
 		}
 	}
 	if err := inj.Close(); err != nil {

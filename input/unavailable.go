@@ -1,17 +1,18 @@
-package agent
+package input
 
 var _ Injector = unavailable{}
 
-// unavailable is the Injector of a host with no display: it reports
+// unavailable is the Injector of a host with nothing to drive: it reports
 // "unavailable" and refuses every input with ErrNoInput.
 type unavailable struct{}
 
-// NewUnavailable returns an Injector for a host with nothing to drive. Its
-// Backend is "unavailable", its Screen 0x0, and every input method returns
-// ErrNoInput. It is safe for concurrent use.
-func NewUnavailable() Injector { return unavailable{} }
+// Unavailable returns an Injector for a host with nothing to drive. Its
+// Backend is "unavailable", its Caps and Screen are zero, and every input
+// method returns ErrNoInput. It is safe for concurrent use.
+func Unavailable() Injector { return unavailable{} }
 
 func (unavailable) Backend() string            { return "unavailable" }
+func (unavailable) Caps() Caps                 { return Caps{} }
 func (unavailable) Screen() (w, h int)         { return 0, 0 }
 func (unavailable) KeyDown(string) error       { return ErrNoInput }
 func (unavailable) KeyUp(string) error         { return ErrNoInput }

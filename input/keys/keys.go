@@ -1,4 +1,8 @@
-package agent
+// Package keys is the contract's table of key and modifier names, shared by
+// every input backend: each name maps to an X keysym, which backends
+// translate to what their system takes (a keycode, a virtual key, an evdev
+// code).
+package keys
 
 import (
 	"errors"
@@ -13,7 +17,7 @@ import (
 var ErrUnknownModifier = errors.New("unknown modifier")
 
 // Key is one entry of the contract's key-name table. The zero Key is not a
-// key: LookupKey reports false rather than returning it.
+// key: Lookup reports false rather than returning it.
 type Key struct {
 	// Name is the canonical contract name; for an alias such as "return"
 	// it is the name the alias stands for ("enter").
@@ -147,11 +151,11 @@ func init() {
 	slices.Sort(keyNames)
 }
 
-// LookupKey returns the key a contract key name stands for. A
+// Lookup returns the key a contract key name stands for. A
 // one-character name is matched exactly ("A" is not "a"); longer names
 // ignore case ("Enter", "F5"). An alias returns the key of the name it
 // stands for, with that canonical Name.
-func LookupKey(name string) (Key, bool) {
+func Lookup(name string) (Key, bool) {
 	if k, ok := keyTable[name]; ok {
 		return k, true
 	}
@@ -162,9 +166,9 @@ func LookupKey(name string) (Key, bool) {
 	return k, ok
 }
 
-// KeyNames returns every name LookupKey accepts, aliases included, sorted.
+// Names returns every name Lookup accepts, aliases included, sorted.
 // The caller owns the returned slice.
-func KeyNames() []string {
+func Names() []string {
 	return slices.Clone(keyNames)
 }
 

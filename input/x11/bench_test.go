@@ -1,6 +1,6 @@
 //go:build cgo && !nox11 && (linux || freebsd || netbsd || openbsd)
 
-package agent
+package x11
 
 import (
 	"runtime"
@@ -16,7 +16,7 @@ import (
 // BenchmarkX11Tap taps "a" under Xvfb: each op is a call through the
 // Injector, a key press and release, and an XSync round trip.
 func BenchmarkX11Tap(b *testing.B) {
-	inj := newTestX11(b, xtest.StartXvfb(b), X11Options{})
+	inj := newTestX11(b, xtest.StartXvfb(b), Options{})
 	start := time.Now()
 	for b.Loop() {
 		if err := inj.Tap("a", nil); err != nil {
@@ -28,7 +28,7 @@ func BenchmarkX11Tap(b *testing.B) {
 
 // BenchmarkX11TapMods taps ctrl+shift+a.
 func BenchmarkX11TapMods(b *testing.B) {
-	inj := newTestX11(b, xtest.StartXvfb(b), X11Options{})
+	inj := newTestX11(b, xtest.StartXvfb(b), Options{})
 	mods := []string{"ctrl", "shift"}
 	for b.Loop() {
 		if err := inj.Tap("a", mods); err != nil {
@@ -39,7 +39,7 @@ func BenchmarkX11TapMods(b *testing.B) {
 
 // benchType types text b.N times and reports characters a second.
 func benchType(b *testing.B, text string) {
-	inj := newTestX11(b, xtest.StartXvfb(b), X11Options{})
+	inj := newTestX11(b, xtest.StartXvfb(b), Options{})
 	if err := inj.Type(text); err != nil { // binds what the keymap lacks
 		b.Fatal(err)
 	}

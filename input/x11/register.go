@@ -1,0 +1,41 @@
+//go:build cgo && !nox11 && (linux || freebsd || netbsd || openbsd)
+
+package x11
+
+import (
+	"fmt"
+
+	"github.com/openmfd/mfd/input"
+)
+
+// Order is the x11 backend's place in auto detection: after every Wayland
+// backend, since a Wayland session may offer $DISPLAY through XWayland,
+// where XTest reaches only X11 programs.
+const Order = 40
+
+func init() {
+	input.Register(input.Backend{
+		Name:   "x11",
+		Order:  Order,
+		Detect: Detect,
+		Open: func(o input.Options) (input.Injector, error) {
+			env := o.Env
+			if env == nil {
+				env = input.OSEnv()
+			}
+			return New(Options{Display: env.Getenv("DISPLAY"), KeymapHold: o.KeymapHold, Logger: o.Logger})
+		},
+	})
+}
+
+// Detect accepts an X11 session: $DISPLAY set and no sign of Wayland.
+func Detect(env input.Env) (bool, string) {
+	d := env.Getenv("DISPLAY")
+	switch {
+	case d == "":
+		return false, "$DISPLAY is not set: no X11 session"
+	case env.Getenv("WAYLAND_DISPLAY") != "" || env.Getenv("XDG_SESSION_TYPE") == "wayland":
+		return false, fmt.Sprintf("$DISPLAY=%s is XWayland in a Wayland session: XTest there reaches only X11 programs", d)
+	}
+	return true, fmt.Sprintf("an X11 session on $DISPLAY=%s", d)
+}
