@@ -31,34 +31,38 @@ var frontendPaths = []string{
 	"/usr/lib/xdg-desktop-portal/xdg-desktop-portal",
 }
 
-// requireTools returns the paths of dbus-daemon and the xdg-desktop-portal
-// frontend. A missing one skips the test with the install line; with
-// CI=true it fails it, because CI installs them (scripts/deps.sh test).
-func requireTools(tb testing.TB) (daemon, frontend string) {
+// requireDaemon returns the path of dbus-daemon. A missing one skips the
+// test with the install line; with CI=true it fails it, because CI installs
+// it (scripts/deps.sh test).
+func requireDaemon(tb testing.TB) string {
 	tb.Helper()
-	var missing, pkgs []string
 	daemon, err := exec.LookPath("dbus-daemon")
 	if err != nil {
-		missing, pkgs = append(missing, "dbus-daemon"), append(pkgs, "dbus-daemon")
+		missing(tb, "dbus-daemon", "dbus-daemon")
 	}
+	return daemon
+}
+
+// requireFrontend returns the path of the xdg-desktop-portal frontend, or
+// skips (fails under CI=true) as requireDaemon does.
+func requireFrontend(tb testing.TB) string {
+	tb.Helper()
 	for _, p := range frontendPaths {
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			frontend = p
-			break
+			return p
 		}
 	}
-	if frontend == "" {
-		missing, pkgs = append(missing, "xdg-desktop-portal ("+strings.Join(frontendPaths, ", ")+")"), append(pkgs, "xdg-desktop-portal")
-	}
-	if len(missing) == 0 {
-		return daemon, frontend
-	}
-	msg := fmt.Sprintf("missing %s; install with: sudo apt-get install -y %s", strings.Join(missing, ", "), strings.Join(pkgs, " "))
+	missing(tb, "xdg-desktop-portal ("+strings.Join(frontendPaths, ", ")+")", "xdg-desktop-portal")
+	return ""
+}
+
+func missing(tb testing.TB, what, pkg string) {
+	tb.Helper()
+	msg := fmt.Sprintf("missing %s; install with: sudo apt-get install -y %s", what, pkg)
 	if os.Getenv("CI") == "true" {
 		tb.Fatal(msg)
 	}
 	tb.Skip(msg)
-	return "", ""
 }
 
 // startBus starts a private dbus-daemon on a socket in dir and returns its

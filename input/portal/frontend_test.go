@@ -28,7 +28,7 @@ type portalRig struct {
 
 func newPortalRig(t *testing.T) *portalRig {
 	t.Helper()
-	daemon, frontend := requireTools(t)
+	daemon, frontend := requireDaemon(t), requireFrontend(t)
 	dir := shortTempDir(t)
 	addr := startBus(t, daemon, dir)
 	fake := startFakeBackend(t, addr)
