@@ -36,6 +36,12 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
 	need_pkg mosquitto-clients has mosquitto_pub
 	need_pkg chromium test -x /usr/bin/chromium
 	need_pkg openssl has openssl
+	# The portal backend's tests run the real xdg-desktop-portal frontend
+	# on a private dbus-daemon.
+	need_pkg dbus has dbus-daemon
+	need_pkg xdg-desktop-portal sh -c 'test -x /usr/libexec/xdg-desktop-portal || test -x /usr/lib/xdg-desktop-portal'
+	# The uinput backend's ABI test compiles against the kernel headers.
+	need_pkg linux-libc-dev test -e /usr/include/linux/uinput.h
 fi
 
 if [ -n "$missing" ]; then
