@@ -27,16 +27,10 @@ const Order = 30
 // DevicePath is where the kernel offers uinput.
 const DevicePath = "/dev/uinput"
 
-// Detect accepts a Linux host where this user may write /dev/uinput,
-// unless the session is plain X11: there the x11 backend types any
-// character and places the pointer, which uinput cannot (--input uinput
-// still forces it).
+// Detect accepts a Linux host where this user may write /dev/uinput.
 func Detect(env input.Env) (bool, string) {
 	if env.GOOS() != "linux" {
 		return false, "uinput is a Linux kernel interface"
-	}
-	if d := env.Getenv("DISPLAY"); d != "" && env.Getenv("WAYLAND_DISPLAY") == "" && env.Getenv("XDG_SESSION_TYPE") != "wayland" {
-		return false, "an X11 session ($DISPLAY=" + d + "): the x11 backend types any character and places the pointer, uinput neither (--input uinput forces it)"
 	}
 	if !env.Writable(DevicePath) {
 		return false, DevicePath + " is missing or not writable by this user (mfd doctor prints the udev rule and group that allow it)"
