@@ -19,9 +19,9 @@ import (
 // Name is the backend's name for --input and the status topic.
 const Name = "uinput"
 
-// Order is the backend's place in auto detection: after the portal and
-// wlroots, which type any character, and before X11, which a Wayland
-// session's XWayland would confine to X11 programs.
+// Order is the backend's place in auto detection: after the portal (10)
+// and wlroots (20), which type any character; uinput types only what the
+// layout maps.
 const Order = 30
 
 // DevicePath is where the kernel offers uinput.
