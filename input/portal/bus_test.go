@@ -117,8 +117,11 @@ func startBus(tb testing.TB, daemon, dir string) string {
 
 // startFrontend starts the real xdg-desktop-portal frontend on the bus at
 // addr with the fake backend (registered as fakeBusName) as its only
-// portal implementation, and waits until it offers RemoteDesktop.
-func startFrontend(tb testing.TB, frontend, addr, dir string) {
+// portal implementation, and waits until it offers RemoteDesktop. With
+// withBackend false it has no backend at all, as a desktop without
+// xdg-desktop-portal-gnome or -kde, and the wait is for its Trash
+// portal, which the frontend always offers.
+func startFrontend(tb testing.TB, frontend, addr, dir string, withBackend bool) {
 	tb.Helper()
 	portals := filepath.Join(dir, "share", "xdg-desktop-portal", "portals")
 	confDir := filepath.Join(dir, "config", "xdg-desktop-portal")
@@ -135,8 +138,10 @@ func startFrontend(tb testing.TB, frontend, addr, dir string) {
 			tb.Fatal(err)
 		}
 	}
-	write(filepath.Join(portals, "mfdfake.portal"), "[portal]\nDBusName="+fakeBusName+
-		"\nInterfaces=org.freedesktop.impl.portal.RemoteDesktop;\nUseIn=mfdfake\n")
+	if withBackend {
+		write(filepath.Join(portals, "mfdfake.portal"), "[portal]\nDBusName="+fakeBusName+
+			"\nInterfaces=org.freedesktop.impl.portal.RemoteDesktop;\nUseIn=mfdfake\n")
+	}
 	write(filepath.Join(confDir, "portals.conf"), "[preferred]\ndefault=mfdfake\n")
 
 	cmd := exec.Command(frontend, "--verbose", "--replace")
@@ -176,7 +181,11 @@ func startFrontend(tb testing.TB, frontend, addr, dir string) {
 	defer conn.Close()
 	obj := conn.Object(busName, objPath)
 	pollpkg.Until(tb, 20*time.Second, 20*time.Millisecond, func() error {
-		_, err := obj.GetProperty(ifaceRD + ".version")
+		iface := ifaceRD
+		if !withBackend {
+			iface = "org.freedesktop.portal.Trash"
+		}
+		_, err := obj.GetProperty(iface + ".version")
 		return err
 	})
 }

@@ -32,6 +32,7 @@ type fakeBackend struct {
 	restore string          // restore data of the last SelectDevices
 	decline bool            // the user answers Cancel
 	grant   uint32          // devices granted; 0 means keyboard and pointer
+	hang    chan struct{}   // when set, Start waits for it to close: a dialog left open
 }
 
 // fakeCall is one recorded call; serial orders them as the frontend sent
@@ -132,6 +133,14 @@ func (i fakeImpl) SelectDevices(m dbus.Message, handle, session dbus.ObjectPath,
 
 func (i fakeImpl) Start(m dbus.Message, handle, session dbus.ObjectPath, app, parent string, opts vardict) (uint32, vardict, *dbus.Error) {
 	f := i.f
+	f.conn.Export(fakeRequest{f}, handle, "org.freedesktop.impl.portal.Request")
+	f.mu.Lock()
+	hang := f.hang
+	f.mu.Unlock()
+	if hang != nil {
+		<-hang
+		return 2, vardict{}, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.restore == "" || !f.issued[f.restore] {
@@ -209,5 +218,14 @@ type fakeSession struct{ f *fakeBackend }
 
 func (s fakeSession) Close(m dbus.Message) *dbus.Error {
 	s.f.record(m, "SessionClose")
+	return nil
+}
+
+// fakeRequest is the backend's side of a request: the frontend closes it
+// when the client gives up, which takes the dialog down.
+type fakeRequest struct{ f *fakeBackend }
+
+func (r fakeRequest) Close(m dbus.Message) *dbus.Error {
+	r.f.record(m, "RequestClose")
 	return nil
 }

@@ -32,7 +32,7 @@ func newPortalRig(t *testing.T) *portalRig {
 	dir := shortTempDir(t)
 	addr := startBus(t, daemon, dir)
 	fake := startFakeBackend(t, addr)
-	startFrontend(t, frontend, addr, dir)
+	startFrontend(t, frontend, addr, dir, true)
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -270,6 +270,50 @@ func TestPortalDesktopEndsSession(t *testing.T) {
 	pollpkg.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if err := inj.Type("a"); !errors.Is(err, input.ErrNoInput) {
 			return errors.New("Type after the desktop ended the session did not fail with ErrNoInput")
+		}
+		return nil
+	})
+}
+
+// TestPortalWithoutBackend runs the frontend with no RemoteDesktop
+// backend, as on a desktop without xdg-desktop-portal-gnome or -kde: New
+// fails at once with ErrNoInput and says what is missing, so auto
+// detection moves on.
+func TestPortalWithoutBackend(t *testing.T) {
+	daemon, frontend := requireDaemon(t), requireFrontend(t)
+	dir := shortTempDir(t)
+	addr := startBus(t, daemon, dir)
+	startFrontend(t, frontend, addr, dir, false)
+	inj, err := New(Options{BusAddress: addr, ConsentTimeout: 20 * time.Second})
+	if err == nil {
+		inj.Close()
+		t.Fatal("New without a RemoteDesktop backend = nil error")
+	}
+	if !errors.Is(err, input.ErrNoInput) || !strings.Contains(err.Error(), "GNOME or KDE backend") {
+		t.Errorf("New without a RemoteDesktop backend = %v, want ErrNoInput naming the missing backend", err)
+	}
+}
+
+// TestPortalConsentLeftOpen never answers the consent dialog: New gives up
+// after ConsentTimeout with ErrNoInput, and closes its request so the
+// dialog goes away.
+func TestPortalConsentLeftOpen(t *testing.T) {
+	r := newPortalRig(t)
+	r.fake.mu.Lock()
+	r.fake.hang = make(chan struct{})
+	r.fake.mu.Unlock()
+	defer close(r.fake.hang)
+	inj, err := New(Options{BusAddress: r.addr, ConsentTimeout: 300 * time.Millisecond})
+	if err == nil {
+		inj.Close()
+		t.Fatal("New with the dialog left open = nil error")
+	}
+	if !errors.Is(err, input.ErrNoInput) || !strings.Contains(err.Error(), "dialog") {
+		t.Errorf("New with the dialog left open = %v, want ErrNoInput about the dialog", err)
+	}
+	pollpkg.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if !slices.Contains(r.fake.Calls(), "RequestClose") {
+			return errors.New("the backend's request (its dialog) was not closed")
 		}
 		return nil
 	})
