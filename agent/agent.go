@@ -101,7 +101,11 @@ type ConnOptions struct {
 // New, then Start; Close stops it. Its methods are safe for concurrent use.
 //
 // The MQTT callback only checks, decodes and queues; one worker goroutine
-// runs commands in arrival order and publishes the replies. Held keys and
+// runs commands in arrival order and publishes the replies. An action runs
+// on a goroutine of its own and hands its command steps to the worker one
+// at a time, so a long action never holds up other commands; it answers
+// when it ends, and action.cancel, release.all, remote input switched off
+// and Close cancel it. Held keys and
 // buttons are released on their up, on release.all, when their client's
 // presence goes offline, 3 s after the last repeat of their down, when
 // remote input is switched off, on Close, and whenever the broker
@@ -132,6 +136,11 @@ type Agent struct {
 	limiters map[string]*rate.Limiter
 
 	inputOn atomic.Bool
+
+	actMu   sync.Mutex     // guards runs, runSeq and the runs' reply fields
+	runs    []*actionRun   // the action runs in progress
+	runSeq  uint64         // numbers runs, to name their holds
+	actions sync.WaitGroup // the runs' goroutines
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -299,11 +308,14 @@ func (a *Agent) Close() error {
 		a.closing.Store(true)
 		a.mu.Unlock()
 		close(a.stop)
+		a.cancelActions("", errClosing)
 		if a.started.Load() {
 			<-a.workerDone
 		} else {
 			a.releaseAll("closing")
 		}
+		// The runs answer "cancelled" while the connection is still up.
+		a.actions.Wait()
 		a.mu.Lock()
 		cm := a.cm
 		if a.refresh != nil {

@@ -317,9 +317,9 @@ func validateCommand(raw *rawCommand, c *command) *cmdError {
 				return err
 			}
 		}
-	case wire.OpActionRun:
+	case wire.OpActionRun, wire.OpActionCancel:
 		if raw.Action == nil || *raw.Action == "" {
-			return errf(wire.CodeBadRequest, "action.run needs an action")
+			return errf(wire.CodeBadRequest, "%s needs an action", c.Op)
 		}
 		if !wire.ValidActionID(*raw.Action) {
 			return errf(wire.CodeUnknownAction, "unknown action")

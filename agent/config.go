@@ -48,6 +48,9 @@ type Action struct {
 	Label string
 	Icon  string
 	Steps []Step
+	// Overlap lets a second run start while one is running; by default a
+	// run.action of a running action is answered busy.
+	Overlap bool
 }
 
 // Step is one step of an action: exactly one of a command, a sleep or an
@@ -58,9 +61,14 @@ type Step struct {
 	cmd command
 	// Sleep pauses the action.
 	Sleep time.Duration
-	// Exec starts a program with this argv, directly (no shell), and does
-	// not wait for it.
+	// Exec starts a program with this argv, directly (no shell). Without
+	// Wait the action does not wait for it, and the program outlives a
+	// cancel: it is the user's now (a terminal, say).
 	Exec []string
+	// Wait makes the action wait for the program to exit (at most
+	// maxSleepStep); a non-zero exit fails the action, and a cancel kills
+	// the program and its children.
+	Wait bool
 }
 
 // action returns the action with the given id.
@@ -194,6 +202,10 @@ func parseAction(n *yaml.Node) (Action, error) {
 			}
 		case "steps":
 			steps = v
+		case "overlap":
+			if err := v.Decode(&a.Overlap); err != nil {
+				return a, errors.New("overlap must be true or false")
+			}
 		default:
 			return a, fmt.Errorf("unknown field %q", k.Value)
 		}
@@ -250,14 +262,21 @@ func parseStep(n *yaml.Node) (Step, error) {
 		}
 		s.Sleep = d
 	case keys["exec"] != nil:
-		if len(keys) != 1 {
-			return s, errors.New("an exec step has no other fields")
+		for k := range keys {
+			if k != "exec" && k != "wait" {
+				return s, fmt.Errorf("an exec step has no field %q (only wait)", k)
+			}
 		}
 		var argv []string
 		if err := keys["exec"].Decode(&argv); err != nil || len(argv) == 0 || argv[0] == "" {
 			return s, errors.New("exec must be a non-empty list: [program, args...]")
 		}
 		s.Exec = argv
+		if w := keys["wait"]; w != nil {
+			if err := w.Decode(&s.Wait); err != nil {
+				return s, errors.New("wait must be true or false")
+			}
+		}
 	case keys["op"] != nil:
 		obj := map[string]any{}
 		for k, v := range keys {
@@ -283,8 +302,8 @@ func parseStep(n *yaml.Node) (Step, error) {
 		if cerr != nil {
 			return s, fmt.Errorf("%s", cerr.msg)
 		}
-		if c.Op == wire.OpActionRun {
-			return s, errors.New("an action cannot run another action")
+		if c.Op == wire.OpActionRun || c.Op == wire.OpActionCancel {
+			return s, errors.New("an action cannot run or cancel an action")
 		}
 		s.Op, s.cmd = c.Op, c
 	default:

@@ -63,7 +63,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"actions: [{id: a, steps: [{op: key.tap, key: a, mods: [hyper]}]}]", `unknown modifier`},
 		{"actions: [{id: a, steps: [{op: key.tap, key: a, colour: red}]}]", `unknown field "colour"`},
 		{"actions: [{id: a, steps: [{op: text.type, text: \"\\u0007\"}]}]", `control character`},
-		{"actions: [{id: a, steps: [{op: action.run, action: a}]}]", `cannot run another action`},
+		{"actions: [{id: a, steps: [{op: action.run, action: a}]}]", `cannot run or cancel an action`},
 		{"actions: [{id: 'bad id', steps: [{sleep: 1s}]}]", `id "bad id" must be`},
 		{"actions: [{label: x, steps: [{sleep: 1s}]}]", `action 1 (line 1): missing id`},
 		{"actions: [{id: a, steps: []}]", `steps must be a non-empty list`},

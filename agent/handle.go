@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,6 +25,8 @@ const (
 	taskReply                        // only answer err
 	taskPresence                     // sub went offline
 	taskInput                        // switch remote input to on
+	taskStep                         // run one step of an action's run (and answer res)
+	taskRelease                      // release what sub holds (an action's run ended)
 )
 
 // task is one unit of work for the worker. The MQTT callback only decodes
@@ -38,6 +39,8 @@ type task struct {
 	deadline time.Time
 	err      *cmdError
 	on       bool
+	run      *actionRun     // taskStep: the run the step belongs to
+	res      chan *cmdError // taskStep: where the step's result goes
 }
 
 // replyTarget is where a command's answer goes; a zero topic means nowhere.
@@ -70,9 +73,12 @@ type dedupKey struct {
 	id  string
 }
 
+// dedupEntry is a command seen recently: its reply, or the action run it
+// started, which answers when it ends.
 type dedupEntry struct {
 	at    time.Time
 	reply wire.Reply
+	run   *actionRun
 }
 
 // onPublish is paho's callback. It never blocks: it checks, decodes and
@@ -299,6 +305,10 @@ func (a *Agent) run(t task) {
 		a.setInput(t.on)
 	case taskCommand:
 		a.runCommand(t)
+	case taskStep:
+		a.runStepTask(t)
+	case taskRelease:
+		a.releaseSub(t.sub)
 	}
 }
 
@@ -310,6 +320,10 @@ func (a *Agent) runCommand(t task) {
 		if e, ok := a.dedupGet(key, now); ok {
 			if c.Op == wire.OpKeyDown || c.Op == wire.OpMouseDown {
 				a.refreshLease(c, t.sub, now)
+			}
+			if e.run != nil {
+				a.answerRun(e.run, t.rt)
+				return
 			}
 			a.publishReply(t.rt, e.reply)
 			return
@@ -327,16 +341,40 @@ func (a *Agent) runCommand(t task) {
 		a.reply(t.rt, c.ID, errf(wire.CodeInputOff, "remote input is switched off on this host"))
 		return
 	}
-	err := a.execute(c, t.sub, now)
+	var err *cmdError
+	switch c.Op {
+	case wire.OpActionRun:
+		// The run answers when it ends; the worker goes on at once.
+		run, serr := a.startAction(t)
+		if serr == nil {
+			if c.ID != "" {
+				a.dedupPut(key, dedupEntry{run: run}, now)
+			}
+			return
+		}
+		r := makeReply(c.ID, serr)
+		if c.ID != "" {
+			a.dedupPut(key, dedupEntry{reply: r}, now)
+		}
+		a.publishReply(t.rt, r)
+		return
+	case wire.OpActionCancel:
+		if _, ok := a.cfg.action(c.Action); !ok {
+			err = errf(wire.CodeUnknownAction, "unknown action %q", c.Action)
+		} else {
+			a.cancelActions(c.Action, fmt.Errorf("action.cancel from %s", t.sub))
+		}
+	case wire.OpReleaseAll:
+		a.cancelActions("", errReleaseAll)
+		a.releaseAll("release.all")
+	default:
+		err = a.execute(c, t.sub, now, leaseTime)
+	}
 	r := makeReply(c.ID, err)
 	if c.ID != "" {
-		a.dedupPut(key, r, now)
+		a.dedupPut(key, dedupEntry{reply: r}, now)
 	}
 	a.publishReply(t.rt, r)
-	if err == nil && c.Op == wire.OpActionRun {
-		b, _ := json.Marshal(wire.Event{EventType: "press", Action: c.Action, Sub: t.sub})
-		a.publish(&paho.Publish{Topic: wire.EventsTopic(a.host), QoS: 0, Payload: b})
-	}
 }
 
 func makeReply(id string, err *cmdError) wire.Reply {
@@ -363,14 +401,15 @@ func (a *Agent) publishReply(rt replyTarget, r wire.Reply) {
 	a.publish(p)
 }
 
-// execute runs one validated command. It is called only by the worker.
-func (a *Agent) execute(c command, sub ids.Subject, now time.Time) *cmdError {
+// execute runs one validated input command; a key or button it presses is
+// held for lease unless repeated. It is called only by the worker.
+func (a *Agent) execute(c command, sub ids.Subject, now time.Time, lease time.Duration) *cmdError {
 	var err error
 	switch c.Op {
 	case wire.OpKeyTap:
 		err = a.inj.Tap(c.Key, c.Mods)
 	case wire.OpKeyDown:
-		err = a.press(heldInput{kind: heldKeyboard, key: c.Key}, sub, now)
+		err = a.press(heldInput{kind: heldKeyboard, key: c.Key}, sub, now, lease)
 	case wire.OpKeyUp:
 		err = a.unpress(heldInput{kind: heldKeyboard, key: c.Key}, sub)
 	case wire.OpTextType:
@@ -380,15 +419,13 @@ func (a *Agent) execute(c command, sub ids.Subject, now time.Time) *cmdError {
 	case wire.OpMouseClick:
 		err = a.inj.Click(c.Button, c.Count)
 	case wire.OpMouseDown:
-		err = a.press(heldInput{kind: heldButton, button: c.Button}, sub, now)
+		err = a.press(heldInput{kind: heldButton, button: c.Button}, sub, now, lease)
 	case wire.OpMouseUp:
 		err = a.unpress(heldInput{kind: heldButton, button: c.Button}, sub)
 	case wire.OpMouseScroll:
 		err = a.inj.Scroll(c.DX, c.DY)
 	case wire.OpReleaseAll:
 		a.releaseAll("release.all")
-	case wire.OpActionRun:
-		return a.runAction(c.Action, sub)
 	default:
 		return errf(wire.CodeUnknownOp, "unknown op %q", c.Op)
 	}
@@ -410,64 +447,9 @@ func injectError(err error) *cmdError {
 	}
 }
 
-func (a *Agent) runAction(id string, sub ids.Subject) *cmdError {
-	act, ok := a.cfg.action(id)
-	if !ok {
-		return errf(wire.CodeUnknownAction, "unknown action %q", id)
-	}
-	a.log.Info("running action", "action", id, "client", sub)
-	for i, s := range act.Steps {
-		var err *cmdError
-		switch {
-		case s.Op != "":
-			err = a.execute(s.cmd, sub, a.clock.Now())
-		case len(s.Exec) > 0:
-			err = a.startExec(s.Exec)
-		default:
-			if !a.sleep(s.Sleep) {
-				err = errf(wire.CodeInternal, "the agent is closing")
-			}
-		}
-		if err != nil {
-			err.msg = fmt.Sprintf("action %q step %d: %s", id, i+1, err.msg)
-			return err
-		}
-	}
-	return nil
-}
-
-// startExec starts argv (from the host config, never from the network)
-// without a shell and without waiting for it; a goroutine reaps it.
-func (a *Agent) startExec(argv []string) *cmdError {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if err := cmd.Start(); err != nil {
-		a.log.Warn("starting an exec step", "program", argv[0], "err", err)
-		return errf(wire.CodeInternal, "starting %s: %v", argv[0], err)
-	}
-	a.log.Info("started program", "program", argv[0], "pid", cmd.Process.Pid)
-	go func() { _ = cmd.Wait() }()
-	return nil
-}
-
-// sleep waits d on the agent's clock; false if the agent closed meanwhile.
-func (a *Agent) sleep(d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	done := make(chan struct{})
-	t := a.clock.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return true
-	case <-a.stop:
-		t.Stop()
-		return false
-	}
-}
-
-// press holds k for sub. A key already held (by sub or another client) is
-// not pressed again; sub's lease on it is renewed.
-func (a *Agent) press(k heldInput, sub ids.Subject, now time.Time) error {
+// press holds k for sub until now+lease. A key already held (by sub or
+// another client) is not pressed again; sub's lease on it is renewed.
+func (a *Agent) press(k heldInput, sub ids.Subject, now time.Time, lease time.Duration) error {
 	h := a.held[k]
 	if h == nil {
 		var err error
@@ -482,7 +464,7 @@ func (a *Agent) press(k heldInput, sub ids.Subject, now time.Time) error {
 		h = &hold{leases: map[ids.Subject]time.Time{}}
 		a.held[k] = h
 	}
-	h.leases[sub] = now.Add(leaseTime)
+	h.leases[sub] = now.Add(lease)
 	a.scheduleSweep(now)
 	return nil
 }
@@ -605,7 +587,7 @@ func (a *Agent) dedupGet(k dedupKey, now time.Time) (dedupEntry, bool) {
 	return e, true
 }
 
-func (a *Agent) dedupPut(k dedupKey, r wire.Reply, now time.Time) {
+func (a *Agent) dedupPut(k dedupKey, e dedupEntry, now time.Time) {
 	for len(a.dedupOrder) > 0 {
 		old := a.dedupOrder[0]
 		if e, ok := a.dedup[old]; ok && now.Sub(e.at) < dedupWindow {
@@ -617,7 +599,8 @@ func (a *Agent) dedupPut(k dedupKey, r wire.Reply, now time.Time) {
 	if _, ok := a.dedup[k]; !ok {
 		a.dedupOrder = append(a.dedupOrder, k)
 	}
-	a.dedup[k] = dedupEntry{at: now, reply: r}
+	e.at = now
+	a.dedup[k] = e
 }
 
 // setInput switches remote input, releasing everything when it goes off,
@@ -625,6 +608,7 @@ func (a *Agent) dedupPut(k dedupKey, r wire.Reply, now time.Time) {
 func (a *Agent) setInput(on bool) {
 	a.inputOn.Store(on)
 	if !on {
+		a.cancelActions("", errInputOff)
 		a.releaseAll("remote input switched off")
 	}
 	a.log.Info("remote input switched", "on", on)

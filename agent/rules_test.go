@@ -350,15 +350,17 @@ func TestActions(t *testing.T) {
 	ta.send(subA, `{"id":"3","op":"action.run","action":"touch"}`)
 	ta.send(subA, `{"id":"4","op":"action.run","action":"broken"}`)
 	ta.send(subA, `{"id":"5","op":"action.run","action":"nope"}`)
-	rs := ta.replies(subA, 5)
-	if !rs[0].OK || !rs[1].OK || !rs[2].OK {
-		t.Errorf("replies = %+v, want the first three ok", rs)
+	// Actions answer when they end, so replies come in any order.
+	rs := byID(ta.replies(subA, 5))
+	if !rs["1"].OK || !rs["2"].OK || !rs["3"].OK {
+		t.Errorf("replies = %+v, want 1, 2 and 3 ok", rs)
 	}
-	if codeOf(rs[3]) != wire.CodeInternal || !strings.Contains(rs[3].Error.Message, "step 1") {
-		t.Errorf("broken exec = %+v, want internal naming step 1", rs[3])
+	if r := rs["4"]; codeOf(r) != wire.CodeInternal || !strings.Contains(r.Error.Message, "step 1") ||
+		!strings.Contains(r.Error.Message, "no such file or directory") {
+		t.Errorf("broken exec = %+v, want internal naming step 1 and why", r)
 	}
-	if codeOf(rs[4]) != wire.CodeUnknownAction {
-		t.Errorf("unknown action = %+v", rs[4])
+	if codeOf(rs["5"]) != wire.CodeUnknownAction {
+		t.Errorf("unknown action = %+v", rs["5"])
 	}
 	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
 		b, err := os.ReadFile(file)
@@ -384,11 +386,22 @@ func TestPress(t *testing.T) {
 		return &paho.PublishProperties{User: paho.UserProperties{{Key: wire.SubProperty, Value: sub}}}
 	}
 	// Home Assistant's button: payload PRESS, sender stamped by the broker.
+	// Each press waits for the one before to end: a press of a running
+	// action is answered busy (TestActionBusyUnlessOverlap).
 	ta.onPublish(&paho.Publish{Topic: wire.PressTopic(testHost, "mute-mic"), Payload: []byte("PRESS"), Properties: stamped("i-homeassistant")})
+	ta.replies("i-homeassistant", 1)
 	// No payload, no sender known: runs, answered nowhere.
 	ta.onPublish(&paho.Publish{Topic: wire.PressTopic(testHost, "mute-mic")})
+	ta.wantCalls("tap m [ctrl shift]", "tap m [ctrl shift]")
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if n := len(ta.rec.on(wire.EventsTopic(testHost))); n != 2 {
+			return fmt.Errorf("%d events, want 2", n)
+		}
+		return nil
+	})
 	// JSON with an id, twice: runs once.
 	ta.onPublish(&paho.Publish{Topic: wire.PressTopic(testHost, "mute-mic"), Payload: []byte(`{"id":"p1"}`), Properties: stamped(string(subA))})
+	ta.replies(subA, 1)
 	ta.onPublish(&paho.Publish{Topic: wire.PressTopic(testHost, "mute-mic"), Payload: []byte(`{"id":"p1"}`), Properties: stamped(string(subA))})
 	ta.onPublish(&paho.Publish{Topic: wire.PressTopic(testHost, "nope"), Payload: []byte("PRESS"), Properties: stamped(string(subA))})
 	ta.onPublish(&paho.Publish{Topic: wire.PressTopic(testHost, "mute-mic"), Payload: []byte("BANG"), Properties: stamped(string(subA))})

@@ -139,17 +139,18 @@ type Command struct {
 
 // The ops of the contract.
 const (
-	OpKeyTap      = "key.tap"
-	OpKeyDown     = "key.down"
-	OpKeyUp       = "key.up"
-	OpTextType    = "text.type"
-	OpMouseMove   = "mouse.move"
-	OpMouseClick  = "mouse.click"
-	OpMouseDown   = "mouse.down"
-	OpMouseUp     = "mouse.up"
-	OpMouseScroll = "mouse.scroll"
-	OpActionRun   = "action.run"
-	OpReleaseAll  = "release.all"
+	OpKeyTap       = "key.tap"
+	OpKeyDown      = "key.down"
+	OpKeyUp        = "key.up"
+	OpTextType     = "text.type"
+	OpMouseMove    = "mouse.move"
+	OpMouseClick   = "mouse.click"
+	OpMouseDown    = "mouse.down"
+	OpMouseUp      = "mouse.up"
+	OpMouseScroll  = "mouse.scroll"
+	OpActionRun    = "action.run"
+	OpActionCancel = "action.cancel"
+	OpReleaseAll   = "release.all"
 )
 
 // Reply answers a command.
@@ -174,6 +175,12 @@ const (
 	CodeRefused       = "refused"
 	CodeForbidden     = "forbidden"
 	CodeInternal      = "internal"
+	// CodeBusy refuses an action.run while that action is already running
+	// (and its config does not allow overlap), or while too many actions run.
+	CodeBusy = "busy"
+	// CodeCancelled ends an action stopped by action.cancel, release.all,
+	// remote input switched off or the agent closing.
+	CodeCancelled = "cancelled"
 )
 
 // SubProperty is the MQTT 5 user property the broker stamps on every
