@@ -3,6 +3,48 @@
 import { h, formatResult } from './dom.js';
 
 const TOPIC = /^mfd\/v1\/hosts\/([^/]+)\/(status|actions|input)$/;
+const ACTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_ACTIONS = 200;
+
+const isObject = (v) => v != null && typeof v === 'object' && !Array.isArray(v);
+// str returns v if it is a string of at most max characters (trimmed), else
+// undefined: a host's payloads are data from the network, drawn as text.
+const str = (v, max = 128) => (typeof v === 'string' && v.trim() && v.length <= max ? v.trim() : undefined);
+const size = (v) => (Number.isFinite(v) && v > 0 && v < 1e6 ? Math.round(v) : 0);
+
+// cleanStatus keeps the fields of a status payload that have the contract's
+// types; null if it is not an object at all.
+export function cleanStatus(v) {
+  if (!isObject(v)) return null;
+  const s = { online: v.online === true };
+  for (const k of ['name', 'os', 'input', 'version']) {
+    const x = str(v[k]);
+    if (x !== undefined) s[k] = x;
+  }
+  if (isObject(v.screen) && size(v.screen.w) && size(v.screen.h)) s.screen = { w: size(v.screen.w), h: size(v.screen.h) };
+  if (isObject(v.caps)) {
+    s.caps = {};
+    for (const [k, x] of Object.entries(v.caps)) if (typeof x === 'boolean') s.caps[k] = x;
+  }
+  return s;
+}
+
+// cleanActions keeps the well-formed actions of an actions payload, each id
+// once, at most MAX_ACTIONS.
+export function cleanActions(v) {
+  const out = [];
+  const seen = new Set();
+  for (const a of isObject(v) && Array.isArray(v.actions) ? v.actions : []) {
+    if (!isObject(a) || typeof a.id !== 'string' || !ACTION_ID.test(a.id) || seen.has(a.id)) continue;
+    seen.add(a.id);
+    const x = { id: a.id, label: str(a.label) || a.id };
+    const icon = str(a.icon);
+    if (icon) x.icon = icon;
+    out.push(x);
+    if (out.length === MAX_ACTIONS) break;
+  }
+  return out;
+}
 
 export class Hosts {
   constructor(container, empty, { onPress, onChange }) {
@@ -13,18 +55,23 @@ export class Hosts {
     this.hosts = new Map(); // id -> {id, status, actions, input}
     this.cards = new Map(); // id -> {el, buttons: Map(actionID -> button)}
     this.drawQueued = false;
+    this.nameCounts = null; // base name -> how many hosts bear it
   }
 
   clear() {
     this.hosts.clear();
+    this.nameCounts = null;
     this.queueDraw();
   }
 
   // update applies one retained message; it reports whether topic was ours.
+  // A payload of the wrong shape is ignored, and wrongly typed fields are
+  // dropped, so that one bad host cannot break the list of the others.
   update(topic, text) {
     const m = TOPIC.exec(topic);
     if (!m) return false;
     const [, id, leaf] = m;
+    this.nameCounts = null;
     let host = this.hosts.get(id);
     if (!text) {
       if (!host) return true;
@@ -38,15 +85,18 @@ export class Hosts {
       this.hosts.set(id, host);
     }
     if (leaf === 'input') {
-      host.input = text.trim();
+      const v = text.trim().toUpperCase();
+      host.input = v === 'ON' || v === 'OFF' ? v : null;
     } else {
       let v;
       try { v = JSON.parse(text); } catch { return true; }
       if (leaf === 'status') {
+        const st = cleanStatus(v);
+        if (!st) return true;
         // The will carries only {host, online: false}: keep what we knew.
-        host.status = v.online === false && !v.name ? { ...(host.status || {}), online: false } : v;
+        host.status = !st.online && !st.name ? { ...(host.status || {}), online: false } : st;
       } else {
-        host.actions = Array.isArray(v.actions) ? v.actions.filter((a) => a && typeof a.id === 'string') : [];
+        host.actions = cleanActions(v);
       }
     }
     this.queueDraw();
@@ -58,9 +108,35 @@ export class Hosts {
     return !!(host && host.status && host.status.online);
   }
 
+  // names returns, per name in lower case ("" for none), the IDs of the
+  // hosts with a status that bear it.
+  names() {
+    if (!this.nameCounts) {
+      this.nameCounts = new Map();
+      for (const x of this.hosts.values()) {
+        if (!x.status) continue;
+        const n = (x.status.name || '').toLowerCase();
+        this.nameCounts.set(n, [...(this.nameCounts.get(n) || []), x.id]);
+      }
+    }
+    return this.nameCounts;
+  }
+
+  // name is the host's name as shown: its short ID if it has no name, and
+  // with its short ID when another host bears the same name (a second
+  // install, or a host pretending to be this one). A short ID is 8
+  // characters, or more where another host of that name has an ID that
+  // begins the same.
   name(id) {
     const host = this.hosts.get(id);
-    return (host && host.status && host.status.name) || id.slice(0, 8);
+    const base = (host && host.status && host.status.name) || '';
+    const peers = this.names().get(base.toLowerCase()) || [];
+    let n = 8;
+    for (const other of peers) {
+      while (other !== id && n < id.length && other.startsWith(id.slice(0, n))) n++;
+    }
+    if (!base) return id.slice(0, n);
+    return peers.length > 1 ? `${base} (${id.slice(0, n)})` : base;
   }
 
   // list returns the hosts with a status, online first, then by name.
@@ -96,7 +172,7 @@ export class Hosts {
         card = { el: h('article', { class: 'host', dataset: { host: host.id } }), buttons: new Map() };
         this.cards.set(host.id, card);
       }
-      const sig = JSON.stringify([host.status, host.actions, host.input]);
+      const sig = JSON.stringify([host.status, host.actions, host.input, this.name(host.id)]);
       if (card.sig !== sig) { card.sig = sig; this.fill(card, host); }
       const want = prev ? prev.nextSibling : this.container.firstChild;
       if (want !== card.el) this.container.insertBefore(card.el, want);
@@ -154,7 +230,7 @@ export function showResults(button, results, names) {
   button.classList.remove('busy', 'ok', 'err');
   if (results == null) {
     button.classList.add('busy');
-    out.textContent = '…';
+    out.textContent = 'running…';
     return;
   }
   const allOK = results.every((r) => r.ok);

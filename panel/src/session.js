@@ -6,6 +6,14 @@ import mqtt from 'mqtt';
 
 const ROOT = 'mfd/v1';
 
+// A command's reply comes within 10 s (the agent drops older commands). An
+// action answers when it ends, which may take longer: its button shows
+// "running" until then, until its host goes offline or the session ends,
+// with this as the last resort should its reply be lost.
+const REPLY_MS = 10000;
+const ACTION_REPLY_MS = 10 * 60 * 1000;
+const STATUS = /^mfd\/v1\/hosts\/([^/]+)\/status$/;
+
 // REASONS names the MQTT 5 reason codes a user may meet.
 const REASONS = {
   0x86: 'bad token',
@@ -51,7 +59,7 @@ export class Session {
     this.replyTopic = (auth.topics && auth.topics.reply) || `${ROOT}/clients/${auth.sub}/reply`;
     this.tokenTopic = (auth.topics && auth.topics.token) || `${ROOT}/clients/${auth.sub}/token`;
     this.client = null;
-    this.pending = new Map(); // command id -> {resolve, t0, timer}
+    this.pending = new Map(); // command id -> {resolve, t0, timer, host}
     this.closed = false;
     this.rotating = false;
     this.expiresAt = 0;
@@ -155,7 +163,25 @@ export class Session {
       if (msg && msg.token) this.on.token(msg);
       return;
     }
+    const s = STATUS.exec(topic);
+    if (s) this.watchHost(s[1], text(payload));
     this.on.message(topic, text(payload));
+  }
+
+  // watchHost ends the commands still waiting on a host whose status says
+  // it went offline (its Will): their replies will never come.
+  watchHost(host, body) {
+    if (body) {
+      let st;
+      try { st = JSON.parse(body); } catch { return; }
+      if (!st || typeof st !== 'object' || st.online !== false) return;
+    }
+    for (const [id, p] of this.pending) {
+      if (p.host !== host) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.resolve({ id, ok: false, code: 'host offline', ms: Math.round(performance.now() - p.t0) });
+    }
   }
 
   // rotate connects with a fresh token and only then leaves the old
@@ -204,8 +230,9 @@ export class Session {
   }
 
   // send publishes cmd to host. With track it resolves to the reply
-  // {ok, code, message, ms}, or code "timeout" after 10 s; without, it
-  // resolves at once and the reply, if any, is ignored.
+  // {ok, code, message, ms}, or code "timeout" after 10 s (an action.run:
+  // when the action ends, see ACTION_REPLY_MS), or "host offline"; without,
+  // it resolves at once and the reply, if any, is ignored.
   //
   // Commands go at QoS 0: the reply is the acknowledgement that counts (a
   // lost command shows as a timeout on its button), and a PUBACK carrying
@@ -229,8 +256,8 @@ export class Session {
         const timer = setTimeout(() => {
           this.pending.delete(id);
           resolve({ id, ok: false, code: 'timeout', ms: Math.round(performance.now() - t0) });
-        }, 10000);
-        this.pending.set(id, { resolve, t0, timer });
+        }, cmd.op === 'action.run' ? ACTION_REPLY_MS : REPLY_MS);
+        this.pending.set(id, { resolve, t0, timer, host });
       }
       c.publish(this.cmdTopic(host), body, { qos, properties: props }, (err) => {
         if (err && track) {

@@ -89,6 +89,7 @@ export async function startMock({ port = 0, approveAfterMs = 2000, quiet = true 
 
   const clients = new Map(); // client key -> {sub, state, code, t}
   const commands = [];
+  const delays = new Map(); // action id -> how long its runs take, in ms
   const sockets = new Set();
   const dist = join(REPO, 'panel/dist');
   const srv = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
@@ -138,8 +139,9 @@ export async function startMock({ port = 0, approveAfterMs = 2000, quiet = true 
       correlationData: p.correlationData && String(p.correlationData), messageExpiryInterval: p.messageExpiryInterval });
     const ok = !(cmd.op === 'action.run' && cmd.action === 'screenshot');
     const reply = ok ? { id: cmd.id, ok: true } : { id: cmd.id, ok: false, error: { code: 'no_input', message: 'no input backend' } };
+    const took = (cmd.op === 'action.run' && delays.get(cmd.action)) || 5 + Math.random() * 20;
     setTimeout(() => agent.publish(p.responseTopic || `mfd/v1/clients/${topic.split('/').pop()}/reply`, JSON.stringify(reply),
-      { properties: p.correlationData ? { correlationData: p.correlationData } : {} }), 5 + Math.random() * 20);
+      { properties: p.correlationData ? { correlationData: p.correlationData } : {} }), took);
   });
   await new Promise((resolve) => agent.on('connect', resolve));
   for (const h of HOSTS) {
@@ -156,6 +158,10 @@ export async function startMock({ port = 0, approveAfterMs = 2000, quiet = true 
     commands,
     // openSockets counts the WebSockets open now.
     openSockets: () => sockets.size,
+    // delay makes runs of action take ms before they are answered.
+    delay: (action, ms) => delays.set(action, ms),
+    // publish publishes as the hosts' agent (retained with retain).
+    publish: (topic, payload, retain = false) => new Promise((resolve) => agent.publish(topic, payload, { retain }, resolve)),
     pushToken: (sub, token, expiresAt) => new Promise((resolve) => agent.publish(`mfd/v1/clients/${sub}/token`,
       JSON.stringify({ token, expires_at: expiresAt }), resolve)),
     async stop() {

@@ -172,6 +172,71 @@ describe('panel behaviour against the mock server', { skip }, () => {
     await L.waitFor(async () => /^ok/.test(await button(DESK, 'lock').locator('.result').innerText()), { message: 'a press on the new connection' });
   });
 
+  test('an action that runs past 10 s shows running until its reply, not a timeout', async () => {
+    mock.delay('terminal', 11000);
+    const out = button(DESK, 'terminal').locator('.result');
+    await button(DESK, 'terminal').click();
+    await L.waitFor(async () => (await out.innerText()) === 'running…', { message: 'running… on the button' });
+    const t0 = Date.now();
+    await L.waitFor(async () => /^ok · \d+ ms$/.test(await out.innerText()), { timeout: 15000, message: 'ok on the button' });
+    const ms = Number(/(\d+) ms/.exec(await out.innerText())[1]);
+    console.log(`# the 11 s action showed running… and then "${await out.innerText()}" (${Date.now() - t0} ms after running… was seen)`);
+    assert.ok(ms >= 11000, `ok after ${ms} ms, want the action's 11 s`);
+  });
+
+  test('an action whose host goes offline ends its wait at once', async () => {
+    mock.delay('terminal', 60000);
+    const status = `mfd/v1/hosts/${DESK}/status`;
+    const out = button(DESK, 'terminal').locator('.result');
+    await button(DESK, 'terminal').click();
+    await L.waitFor(async () => (await out.innerText()) === 'running…', { message: 'running… on the button' });
+    await mock.publish(status, JSON.stringify({ host: DESK, online: false }), true);
+    await L.waitFor(async () => /^host offline/.test(await out.innerText()), { message: 'host offline on the button' });
+    await mock.publish(status, JSON.stringify({ host: DESK, name: 'desk', online: true, os: 'linux', input: 'x11', version: 'mock', screen: { w: 2560, h: 1440 } }), true);
+    await L.waitFor(async () => button(DESK, 'terminal').isEnabled(), { message: 'desk back online' });
+    mock.delay('terminal', 0);
+  });
+
+  test('hostile host payloads are ignored or sanitised, and two hosts of one name show short host IDs', async () => {
+    const bad = [
+      ['0badbad1-0000-4000-8000-000000000000', '{"host":"x","name":123,"online":true}'],
+      ['0badbad2-0000-4000-8000-000000000000', '{"host":"x","name":null,"online":true,"screen":"big"}'],
+      ['0badbad3-0000-4000-8000-000000000000', 'null'],
+      ['0badbad4-0000-4000-8000-000000000000', '[1,2]'],
+      ['0badbad5-0000-4000-8000-000000000000', '{"name":{"toString":1},"online":true}'],
+    ];
+    const twin = '7e7e7e7e-0000-4000-8000-000000000007';
+    const topics = [];
+    for (const [id, status] of bad) {
+      topics.push(`mfd/v1/hosts/${id}/status`, `mfd/v1/hosts/${id}/actions`, `mfd/v1/hosts/${id}/input`);
+      await mock.publish(`mfd/v1/hosts/${id}/status`, status, true);
+      await mock.publish(`mfd/v1/hosts/${id}/actions`, '{"actions":[{"id":7},null,{"id":"ok-id","label":{"x":1}}]}', true);
+      await mock.publish(`mfd/v1/hosts/${id}/input`, '{"x":1}', true);
+    }
+    topics.push(`mfd/v1/hosts/${twin}/status`);
+    await mock.publish(`mfd/v1/hosts/${twin}/status`, JSON.stringify({ host: twin, name: 'desk', online: true, input: 'x11' }), true);
+    const names = () => page.locator('.host h3').allInnerTexts();
+    const check = async (when) => {
+      await L.waitFor(async () => (await names()).includes('desk (7e7e7e7e)'), { message: `the twin desk ${when}` });
+      const got = await names();
+      assert.ok(got.includes('desk (1a2b3c4d)') && got.includes('laptop') && got.includes('media-pc'), `${when}: hosts ${got}`);
+      assert.ok(got.includes('0badbad1') && got.includes('0badbad2') && got.includes('0badbad5'), `${when}: a host with a bad name shows by its short ID: ${got}`);
+      assert.ok(!got.some((n) => /0badbad[34]/.test(n)), `${when}: a status that is no object is ignored: ${got}`);
+      const targets = await page.locator('#target option').allInnerTexts();
+      assert.ok(targets.includes('desk (1a2b3c4d)') && targets.includes('desk (7e7e7e7e)'), `${when}: targets ${targets}`);
+      assert.ok(await button(DESK, 'mute-mic').isEnabled());
+    };
+    await check('live');
+    // The retained messages come first after a reload: the bug of issue 11
+    // showed "no host online" then.
+    await page.reload();
+    await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'connected'), { timeout: 15000, message: 'connected after reload' });
+    await check('after a reload');
+    console.log(`# hosts shown with the bad payloads retained: ${(await names()).join(', ')}`);
+    for (const t of topics) await mock.publish(t, '', true);
+    await L.waitFor(async () => (await names()).join() === 'desk,laptop,media-pc', { message: 'the bad hosts gone again' });
+  });
+
   test('no console errors and nothing fetched from another origin', () => {
     assert.deepEqual(log.errors, []);
     assert.deepEqual(log.foreign, []);
