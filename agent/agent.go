@@ -153,6 +153,8 @@ type Agent struct {
 	user       string
 	pushed     wire.TokenMsg
 	haSent     bool
+	haLast     time.Time // when discovery was last sent for a birth message
+	haTimer    Timer     // the answer due to a birth message, if one is
 	goroutines sync.WaitGroup
 
 	closeOnce sync.Once
@@ -321,6 +323,9 @@ func (a *Agent) Close() error {
 		if a.refresh != nil {
 			a.refresh.Stop()
 		}
+		if a.haTimer != nil {
+			a.haTimer.Stop()
+		}
 		a.mu.Unlock()
 		if cm != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -347,6 +352,11 @@ func (a *Agent) Close() error {
 func (a *Agent) goSafely(f func()) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.goLocked(f)
+}
+
+// goLocked is goSafely with a.mu held.
+func (a *Agent) goLocked(f func()) {
 	if a.closing.Load() {
 		return
 	}

@@ -152,20 +152,60 @@ func (a *Agent) publishDiscovery(ctx context.Context, pub publisher) {
 			return
 		}
 	}
+	if prev.Prefix == a.haPrefix() && slices.Equal(prev.Actions, now) {
+		return // the file says so already
+	}
 	if err := saveHAState(a.opts.StateDir, haState{Prefix: a.haPrefix(), Actions: now}); err != nil {
 		a.log.Warn("saving what discovery published", "err", err)
 	}
 }
 
-// rediscover answers Home Assistant's birth message.
-func (a *Agent) rediscover() {
+// rediscoverEvery is the least time between two answers to Home
+// Assistant's birth message: every integration may publish "online", and
+// each answer is a retained publish per discovery document.
+const rediscoverEvery = 5 * time.Second
+
+// haOnline answers Home Assistant's birth message: at once if the last
+// answer is rediscoverEvery old, else once when it is, however many came
+// meanwhile. a.mu guards the state.
+func (a *Agent) haOnline() {
 	a.mu.Lock()
-	cm := a.cm
-	a.mu.Unlock()
-	if cm == nil {
+	defer a.mu.Unlock()
+	if a.haTimer != nil || a.closing.Load() {
+		return // an answer is already due
+	}
+	now := a.clock.Now()
+	wait := a.haLast.Add(rediscoverEvery).Sub(now)
+	if a.haLast.IsZero() || wait <= 0 {
+		a.haLast = now
+		a.goLocked(a.rediscover)
 		return
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)
+	a.haTimer = a.clock.AfterFunc(wait, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.haTimer = nil
+		a.haLast = a.clock.Now()
+		if !a.closing.Load() {
+			a.goLocked(a.rediscover)
+		}
+	})
+}
+
+// rediscover answers Home Assistant's birth message.
+func (a *Agent) rediscover() {
+	a.pubMu.Lock()
+	pub := a.pub
+	a.pubMu.Unlock()
+	if pub == nil {
+		return
+	}
+	base := a.ctx
+	if base == nil { // not started: tests that drive the worker alone
+		base = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(base, 15*time.Second)
 	defer cancel()
-	a.publishDiscovery(ctx, cm)
+	a.log.Info("home assistant came online; sending discovery again")
+	a.publishDiscovery(ctx, pub)
 }

@@ -92,8 +92,7 @@ func (a *Agent) onPublish(p *paho.Publish) {
 	if !ok {
 		if !a.cfg.HomeAssistant.Disabled && p.Topic == a.haPrefix()+"/status" {
 			if strings.EqualFold(strings.TrimSpace(string(p.Payload)), "online") {
-				a.log.Info("home assistant came online; sending discovery again")
-				a.goSafely(a.rediscover)
+				a.haOnline()
 			}
 		}
 		return
@@ -606,7 +605,11 @@ func (a *Agent) dedupPut(k dedupKey, e dedupEntry, now time.Time) {
 // setInput switches remote input, releasing everything when it goes off,
 // and keeps and announces the new state.
 func (a *Agent) setInput(on bool) {
-	a.inputOn.Store(on)
+	if a.inputOn.Swap(on) == on {
+		// Already so: nothing to release, save or announce (an input/set
+		// flood writes no file and sends nothing).
+		return
+	}
 	if !on {
 		a.cancelActions("", errInputOff)
 		a.releaseAll("remote input switched off")
