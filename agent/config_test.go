@@ -73,6 +73,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"actions: [{id: a, steps: [{exec: sh}]}]", `exec must be a non-empty list`},
 		{"actions: [{id: a, steps: [{exec: [sh], sleep: 1s}]}]", `no other fields`},
 		{"actions: [{id: a, steps: [{nothing: 1}]}]", `needs op, sleep or exec`},
+		{"actions: [{id: a, steps: [{exec: [sh], wait: maybe}]}]", `wait must be true or false`},
+		{"actions: [{id: a, steps: [{exec: [sh], colour: red}]}]", `no field "colour" (only wait)`},
+		{"actions: [{id: a, overlap: often, steps: [{sleep: 1s}]}]", `overlap must be true or false`},
+		{"actions: [{id: a, steps: [{op: action.cancel, action: b}]}]", `cannot run or cancel an action`},
 		{"actions: [{id: a, colour: red, steps: [{sleep: 1s}]}]", `unknown field "colour"`},
 		{"actions:\n  - {id: a, steps: [{sleep: 1s}]}\n  - {id: a, steps: [{sleep: 1s}]}", `action "a" (line 3): the id is used twice`},
 		{"actions: {a: 1}", `actions must be a list`},
@@ -183,4 +187,28 @@ func TestDiscovery(t *testing.T) {
 	// connection, which these tests do not have: only check it is not
 	// mistaken for a command).
 	ta.onPublish(&paho.Publish{Topic: "homeassistant/status", Payload: []byte("online")})
+}
+
+// TestParseConfigWaitAndOverlap parses the backup example of topics.md.
+func TestParseConfigWaitAndOverlap(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+actions:
+  - id: backup
+    label: Back up
+    overlap: false
+    steps:
+      - {exec: [/usr/local/bin/backup-notes], wait: true}
+      - {op: text.type, text: "backed up\n"}
+  - id: repeat
+    overlap: true
+    steps:
+      - {exec: [true]}
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	b, r := c.Actions[0], c.Actions[1]
+	if b.Overlap || !b.Steps[0].Wait || b.Steps[0].Exec[0] != "/usr/local/bin/backup-notes" || !r.Overlap || r.Steps[0].Wait {
+		t.Errorf("backup = %+v, repeat = %+v: want backup's exec waited, repeat overlapping", b, r)
+	}
 }
