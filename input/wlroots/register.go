@@ -88,3 +88,19 @@ func compositor(env input.Env) string {
 	}
 	return "the compositor"
 }
+
+// Advice is what a user does for the wlroots backend to work, for mfd
+// doctor to print.
+func Advice() string {
+	return strings.TrimSpace(`
+The wlroots backend needs a compositor that offers ` + ifaceVirtualKeyboard + `
+and ` + ifaceVirtualPointer + `: sway, Hyprland, river, labwc and Wayfire
+do; GNOME and KDE do not (they take the RemoteDesktop portal).
+mfd finds the compositor through $WAYLAND_DISPLAY in $XDG_RUNTIME_DIR: run
+it inside the session, or, as a systemd user service, after
+'systemctl --user import-environment WAYLAND_DISPLAY' (sway: in its config,
+'exec systemctl --user import-environment WAYLAND_DISPLAY SWAYSOCK').
+Only the user who owns the session may open its socket.
+Text of any script is typed through a keymap of mfd's own virtual keyboard;
+the user's keyboards keep theirs.`)
+}
