@@ -63,25 +63,7 @@ func runDoctor(_ context.Context, args []string, stdout, stderr io.Writer) error
 // doctor prints the session, every backend's verdict, the one chosen
 // (opened, as mfd serve would), what to do, and the test key's fate.
 func doctor(w io.Writer, env input.Env, name, stateDir string, testKey bool) error {
-	fmt.Fprintln(w, "Session")
-	for _, v := range sessionVars {
-		val := env.Getenv(v)
-		if val == "" {
-			val = "(unset)"
-		}
-		fmt.Fprintf(w, "  %-28s %s\n", v, val)
-	}
-	uinput := "not writable by this user"
-	if env.Writable("/dev/uinput") {
-		uinput = "writable"
-	}
-	fmt.Fprintf(w, "  %-28s %s\n", "/dev/uinput", uinput)
-
-	fmt.Fprintln(w, "\nBackends, in the order --input auto tries them")
-	for _, f := range input.Detect(env) {
-		fmt.Fprintf(w, "  %-8s %-4s %s\n", f.Backend, yesNo(f.OK), f.Why)
-	}
-
+	explain(w, env)
 	inj, ch, err := input.Open(name, input.Options{
 		Env:      env,
 		StateDir: stateDir,
@@ -151,6 +133,34 @@ func doctor(w io.Writer, env input.Env, name, stateDir string, testKey bool) err
 		return errNoBackend
 	}
 	return nil
+}
+
+// explain prints the session's variables and every backend's verdict on
+// it, in detection order, without opening anything; it returns the first
+// backend that fits: the one --input auto tries first.
+func explain(w io.Writer, env input.Env) (first string) {
+	fmt.Fprintln(w, "Session")
+	for _, v := range sessionVars {
+		val := env.Getenv(v)
+		if val == "" {
+			val = "(unset)"
+		}
+		fmt.Fprintf(w, "  %-28s %s\n", v, val)
+	}
+	uinput := "not writable by this user"
+	if env.Writable("/dev/uinput") {
+		uinput = "writable"
+	}
+	fmt.Fprintf(w, "  %-28s %s\n", "/dev/uinput", uinput)
+
+	fmt.Fprintln(w, "\nBackends, in the order --input auto tries them")
+	for _, f := range input.Detect(env) {
+		fmt.Fprintf(w, "  %-8s %-4s %s\n", f.Backend, yesNo(f.OK), f.Why)
+		if f.OK && first == "" {
+			first = f.Backend
+		}
+	}
+	return first
 }
 
 func yesNo(b bool) string {
