@@ -59,8 +59,10 @@ var modKeyAlias = map[string]string{"ctrl": "lctrl", "shift": "lshift", "alt": "
 // every keymap.
 const (
 	modShift   = 1 << 0
+	modLock    = 1 << 1 // Caps Lock
 	modControl = 1 << 2
 	modMod1    = 1 << 3 // Alt
+	modMod2    = 1 << 4 // Num Lock
 	modMod4    = 1 << 6 // Super
 	modMod5    = 1 << 7 // ISO_Level3_Shift (AltGr)
 )

@@ -160,6 +160,8 @@ type injector struct {
 	heldOrder []string
 	heldBtns  map[input.Button]bool
 	mods      uint32 // the depressed modifiers last sent
+	locked    uint32 // the locked modifiers (Caps Lock, Num Lock) to send
+	sentLock  uint32 // the locked modifiers last sent
 	epoch     time.Time
 	dead      bool
 }
@@ -448,14 +450,15 @@ func (x *injector) key(code uint32, down bool) {
 	x.c.Request(x.kbd, vkKey).Uint(x.now()).Uint(code).Uint(state).Send()
 }
 
-// setMods sends the depressed modifiers if they changed. The compositor
-// does not derive them from the virtual keyboard's key events.
+// setMods sends the depressed modifiers, with the locked ones, if either
+// changed. wlroots does not derive them from a virtual keyboard's key
+// events: without this a held Ctrl would be a key and no modifier.
 func (x *injector) setMods(depressed uint32) {
-	if depressed == x.mods {
+	if depressed == x.mods && x.locked == x.sentLock {
 		return
 	}
-	x.mods = depressed
-	x.c.Request(x.kbd, vkModifiers).Uint(depressed).Uint(0).Uint(0).Uint(0).Send()
+	x.mods, x.sentLock = depressed, x.locked
+	x.c.Request(x.kbd, vkModifiers).Uint(depressed).Uint(0).Uint(x.locked).Uint(0).Send()
 }
 
 // heldMods returns the modifiers held keys set.
@@ -483,6 +486,13 @@ func (x *injector) heldCode(code uint32) bool {
 // order a real keyboard reports them.
 func (x *injector) press(code, mod uint32) {
 	x.key(code, true)
+	// A lock key toggles its lock on press, as a real keyboard's does.
+	switch code {
+	case evdev["capslock"]:
+		x.locked ^= modLock
+	case evdev["numlock"]:
+		x.locked ^= modMod2
+	}
 	x.setMods(x.mods | mod)
 }
 
@@ -637,6 +647,15 @@ func (x *injector) Type(text string) error {
 // spare keycodes bound in a new keymap, as many at a time as there are
 // spare codes.
 func (x *injector) typeSyms(syms []uint32) error {
+	// Text is typed as given: Caps Lock would turn its case over.
+	if lock := x.locked & modLock; lock != 0 {
+		x.locked &^= lock
+		x.setMods(x.mods)
+		defer func() {
+			x.locked |= lock
+			x.setMods(x.mods)
+		}()
+	}
 	for pos := 0; pos < len(syms); {
 		var need []uint32
 		for _, s := range syms[pos:] {
@@ -857,6 +876,7 @@ func (x *injector) shutdown() error {
 		}
 		delete(x.heldBtns, b)
 	}
+	x.locked = 0
 	x.setMods(0)
 	if len(x.extra) > 0 {
 		if err := x.uploadKeymap(nil); err != nil {

@@ -121,6 +121,11 @@ func TestEveryKeyName(t *testing.T) {
 		if _, ok := shifted[rune(name[0])]; ok && len(name) == 1 {
 			want = []waytest.Event{waytest.KeyPress(symShiftL), waytest.KeyPress(sym), waytest.KeyRelease(sym), waytest.KeyRelease(symShiftL)}
 		}
+		if k.Name == "capslock" || k.Name == "numlock" {
+			// A second tap unlocks, for the keys after it.
+			must(t, "Tap("+name+") again", inj.Tap(name, nil))
+			want = append(want, want...)
+		}
 		w.Expect(t, "Tap("+name+")", waytest.NoMods, want...)
 	}
 }
@@ -232,5 +237,24 @@ func TestNewWithoutCompositor(t *testing.T) {
 	_, err := New(Options{Display: "wayland-nope", RuntimeDir: t.TempDir()})
 	if !errors.Is(err, input.ErrNoInput) {
 		t.Errorf("New with no compositor = %v, want ErrNoInput", err)
+	}
+}
+
+// TestCapsLock taps Caps Lock: it locks as a real keyboard's does, so a
+// tapped key comes out capital, while text is typed as given; a second tap
+// unlocks.
+func TestCapsLock(t *testing.T) {
+	_, w, inj := open(t)
+	must(t, "Tap(capslock)", inj.Tap("capslock", nil))
+	w.Expect(t, "caps lock on", nil, waytest.KeyPress("0xffe5"), waytest.Mods(0), waytest.Locked(modLock), waytest.KeyRelease("0xffe5"))
+	must(t, "Tap(a)", inj.Tap("a", nil))
+	must(t, `Type("ab")`, inj.Type("ab"))
+	must(t, "Tap(capslock)", inj.Tap("capslock", nil))
+	must(t, "Tap(a)", inj.Tap("a", nil))
+	w.Expect(t, "a tap, text, caps lock off, a tap", waytest.NoMods, waytest.Seq(
+		waytest.KeyTap("0x41"), waytest.KeyTap("0x61"), waytest.KeyTap("0x62"),
+		waytest.KeyTap("0xffe5"), waytest.KeyTap("0x61"))...)
+	if got, want := w.Text(), "Aaba"; got != want {
+		t.Errorf("wev's utf8 column reads %q, want %q", got, want)
 	}
 }

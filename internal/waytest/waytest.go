@@ -241,7 +241,7 @@ func (s *Session) Command(name string, args ...string) *exec.Cmd {
 
 // Event is one event wev reports.
 type Event struct {
-	// Type is KeyPress, KeyRelease, Modifiers, Motion, ButtonPress,
+	// Type is KeyPress, KeyRelease, Modifiers, Locked, Motion, ButtonPress,
 	// ButtonRelease, Axis or AxisDiscrete.
 	Type string
 	// Detail is the keysym in hex ("0x61") for keys, the depressed mask
@@ -264,6 +264,11 @@ func KeyTap(sym string) []Event { return []Event{KeyPress(sym), KeyRelease(sym)}
 
 // Mods is a modifiers event with depressed mask m.
 func Mods(m uint32) Event { return Event{"Modifiers", fmt.Sprintf("%#x", m)} }
+
+// Locked is a change of the locked modifiers to mask m (0x2 is Caps
+// Lock); wev reports them with every modifiers event, this only when they
+// change.
+func Locked(m uint32) Event { return Event{"Locked", fmt.Sprintf("%#x", m)} }
 
 // Motion is pointer motion to x, y on wev's surface.
 func Motion(x, y int) Event { return Event{"Motion", fmt.Sprintf("%d,%d", x, y)} }
@@ -301,6 +306,9 @@ type Wev struct {
 	dump    string
 	width   int
 	focused bool   // a keyboard entered wev's window
+	locked  uint32 // the locked modifiers wev last reported
+	kbdCaps int    // capabilities events naming a keyboard, since none
+	kbdMods int    // modifiers events on the keyboard that counts, since then
 	kbdID   string // the wl_keyboard whose events count
 	ptrID   string // the wl_pointer whose events count
 }
@@ -315,6 +323,7 @@ var (
 	// wev 1.0 prints axis_discrete events as "axis_stop: …, discrete: N".
 	wevDisc    = regexp.MustCompile(`axis: (\d) \(\w+\), discrete: (-?\d+)`)
 	wevDepress = regexp.MustCompile(`depressed: ([0-9a-f]+)`)
+	wevLocked  = regexp.MustCompile(`locked: ([0-9a-f]+)`)
 	wevSize    = regexp.MustCompile(`width: (\d+)`)
 )
 
@@ -386,6 +395,16 @@ func (w *Wev) read(r io.Reader) {
 			if m := wevDepress.FindStringSubmatch(line); m != nil {
 				mask, _ := strconv.ParseUint(m[1], 16, 32)
 				w.add(Mods(uint32(mask)), false, "")
+				w.mu.Lock()
+				w.kbdMods++
+				w.mu.Unlock()
+			}
+			if m := wevLocked.FindStringSubmatch(line); m != nil {
+				mask, _ := strconv.ParseUint(m[1], 16, 32)
+				if uint32(mask) != w.locked {
+					w.locked = uint32(mask)
+					w.add(Locked(w.locked), false, "")
+				}
 				inMods = false
 			}
 		}
@@ -403,7 +422,9 @@ func (w *Wev) current(id, iface, ev, rest string) bool {
 	defer w.mu.Unlock()
 	if iface == "wl_seat" && ev == "capabilities" {
 		if !strings.Contains(rest, "keyboard") {
-			w.kbdID = ""
+			w.kbdID, w.kbdCaps, w.kbdMods = "", 0, 0
+		} else {
+			w.kbdCaps++
 		}
 		if !strings.Contains(rest, "pointer") {
 			w.ptrID = ""
@@ -489,10 +510,14 @@ func (w *Wev) WaitKeyboard(tb testing.TB) {
 	tb.Helper()
 	poll.Until(tb, 10*time.Second, 5*time.Millisecond, func() error {
 		w.mu.Lock()
-		focused := w.focused
+		focused, caps, mods := w.focused, w.kbdCaps, w.kbdMods
 		w.mu.Unlock()
-		if !focused {
-			return errors.New("no keyboard has entered wev's window")
+		// wev binds a wl_keyboard per capabilities event that names a
+		// keyboard, and the compositor sends the modifiers to the first
+		// one on each one's enter: once as many came in, nothing of the
+		// keyboard's arrival is still to come.
+		if !focused || caps == 0 || mods < caps {
+			return fmt.Errorf("no keyboard has settled in wev's window (%d keyboards bound, %d modifiers events)", caps, mods)
 		}
 		if _, err := w.Keymap(); err != nil {
 			return err
@@ -577,8 +602,8 @@ func (w *Wev) Expect(tb testing.TB, what string, skip func(Event) bool, want ...
 	w.mu.Unlock()
 }
 
-// NoMods leaves Modifiers events out of Expect.
-func NoMods(e Event) bool { return e.Type == "Modifiers" }
+// NoMods leaves Modifiers and Locked events out of Expect.
+func NoMods(e Event) bool { return e.Type == "Modifiers" || e.Type == "Locked" }
 
 // Keyboard is a virtual keyboard of the test's own with a keymap it
 // chose: it stands in for the user's keyboard, whose keymap typing must
