@@ -5,6 +5,7 @@ package wlroots
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,32 @@ func TestCapsLock(t *testing.T) {
 	if got, want := w.Text(), "Aaba"; got != want {
 		t.Errorf("wev's utf8 column reads %q, want %q", got, want)
 	}
+}
+
+// TestOutputAdded adds an output to the running sway: the backend learns
+// the new layout, Screen grows, and absolute moves map onto the whole
+// layout, so a point on the first output still lands where it was sent.
+func TestOutputAdded(t *testing.T) {
+	s, w, inj := open(t)
+	socks, _ := filepath.Glob(filepath.Join(s.RuntimeDir, "sway-ipc.*.sock"))
+	if len(socks) != 1 {
+		t.Fatalf("sway's IPC sockets: %v, want one", socks)
+	}
+	if out, err := s.Command("swaymsg", "-s", socks[0], "create_output").CombinedOutput(); err != nil {
+		t.Fatalf("swaymsg create_output: %v: %s", err, out)
+	}
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
+		// Each call reads what the compositor sent since the last one.
+		must(t, "Move(0, 0)", inj.Move(0, 0, false))
+		if sw, sh := inj.Screen(); sw <= 1280 || sh < 720 {
+			return fmt.Errorf("Screen() = %d, %d after a second output, want wider than the first's 1280", sw, sh)
+		}
+		return nil
+	})
+	must(t, "Move(640, 360)", inj.Move(640, 360, false))
+	// Leave out the polling's moves to 0, 0 and what the new output made
+	// wev print.
+	w.Expect(t, "a move on the first output", func(e waytest.Event) bool {
+		return e.Type != "Motion" || e == waytest.Motion(0, 0)
+	}, waytest.Motion(640, 360))
 }
