@@ -92,7 +92,11 @@ func SessionUser(tb testing.TB) User {
 	for try := 0; err != nil && try < 5; try++ {
 		// Another test binary may be running useradd at the same moment;
 		// then this one fails on the lock and the user appears anyway.
-		out, aerr := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
+		useradd, lerr := exec.LookPath("useradd")
+		if lerr != nil {
+			useradd = "/usr/sbin/useradd" // root's PATH may lack sbin
+		}
+		out, aerr := exec.Command(useradd, "--system", "--user-group", "--no-create-home",
 			"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", TestUser).CombinedOutput()
 		if u, err = user.Lookup(TestUser); err == nil {
 			break
