@@ -1,8 +1,5 @@
 package main
 
-// The input backends only Linux (and for the portal, the BSDs) has; each
-// registers itself with package input.
-import (
-	_ "github.com/openmfd/mfd/input/portal"
-	_ "github.com/openmfd/mfd/input/wlroots"
-)
+// The input backends only Linux has; each registers itself with package
+// input.
+import _ "github.com/openmfd/mfd/input/wlroots"

@@ -10,12 +10,16 @@ import (
 	"strings"
 
 	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/input/portal"
+	"github.com/openmfd/mfd/input/uinput"
 )
 
 // advice maps a backend's name to what a user does for it to work, for mfd
 // doctor. Backend packages export their own (Advice); the per-OS files add
 // those this build has.
 var advice = map[string]func() string{
+	"portal": portal.Advice,
+	"uinput": uinput.Advice,
 	"x11": func() string {
 		return strings.TrimSpace(`
 The x11 backend needs an X11 session: $DISPLAY set, and the X authority
