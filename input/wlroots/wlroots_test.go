@@ -287,3 +287,29 @@ func TestOutputAdded(t *testing.T) {
 		return e.Type != "Motion" || e == waytest.Motion(0, 0)
 	}, waytest.Motion(640, 360))
 }
+
+// TestTypeMoreCharactersThanSpareKeys types text with more distinct
+// characters than the keymap has spare keys: it goes out in pieces, each
+// with its own keymap, and reads back whole and in order.
+func TestTypeMoreCharactersThanSpareKeys(t *testing.T) {
+	_, w, inj := open(t)
+	var b strings.Builder
+	for i := range 2*len(spareCodes) + 7 {
+		b.WriteRune(rune(0x4e00 + i))
+		if i%50 == 0 {
+			b.WriteString("a")
+		}
+	}
+	text := b.String()
+	n := w.Keymaps()
+	must(t, "Type of many distinct characters", inj.Type(text))
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := w.Text(); got != text {
+			return fmt.Errorf("wev read %d characters, want %d", len([]rune(got)), len([]rune(text)))
+		}
+		return nil
+	})
+	if got := w.Keymaps() - n; got < 3 {
+		t.Errorf("%d keymaps for %d distinct characters over %d spare keys, want at least 3", got, 2*len(spareCodes)+7, len(spareCodes))
+	}
+}
