@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test fuzz bench deps deps-test panel server-only clean
+.PHONY: all build run test fuzz bench bench-input deps deps-test panel server-only clean
 
 all: build
 
@@ -46,6 +46,13 @@ fuzz:
 
 bench: deps-test build
 	$(GO) run ./cmd/mfdbench $(BENCHFLAGS)
+	@$(MAKE) --no-print-directory bench-input
+
+# bench-input measures the input backends side by side in one run: tap
+# latency and typing rate through XTest on Xvfb and through the wlroots
+# virtual keyboard on headless sway.
+bench-input:
+	$(GO) test -run '^$$' -bench 'X11|Wlroots' -benchtime 2s ./input/x11 ./input/wlroots
 
 clean:
 	rm -rf bin

@@ -42,6 +42,9 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
 	need_pkg xdg-desktop-portal sh -c 'test -x /usr/libexec/xdg-desktop-portal || test -x /usr/lib/xdg-desktop-portal'
 	# The uinput backend's ABI test compiles against the kernel headers.
 	need_pkg linux-libc-dev test -e /usr/include/linux/uinput.h
+	# The Wayland tests run headless sway and read keys back with wev.
+	need_pkg sway has sway
+	need_pkg wev has wev
 fi
 
 if [ -n "$missing" ]; then

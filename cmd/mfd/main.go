@@ -26,6 +26,7 @@ commands:
   clients   list, approve, deny and revoke clients of the running server
   input     switch remote input on this host on or off
   stats     print the running server's goroutines, heap, open files and MQTT clients
+  doctor    explain which input backend this host uses and why, and what to do
   version   print the version
 
 Every command takes --state-dir DIR (default $MFD_STATE_DIR, else
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runStats(ctx, args[1:], stdout, stderr)
 	case "input":
 		return runInput(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfd", version)
 		return nil

@@ -8,10 +8,13 @@ import (
 	"github.com/openmfd/mfd/input"
 )
 
-// Order is the x11 backend's place in auto detection: after every Wayland
-// backend, since a Wayland session may offer $DISPLAY through XWayland,
-// where XTest reaches only X11 programs.
-const Order = 40
+// Order is the x11 backend's place in auto detection: after the Wayland
+// backends (portal 10, wlroots 20), and before uinput (30). Detect accepts
+// only an X11 session, so on Wayland, where $DISPLAY is XWayland and XTest
+// reaches only X11 programs, uinput still comes next; in an X11 session
+// where /dev/uinput happens to be writable, XTest wins, since it types any
+// character and places the pointer, and uinput does neither.
+const Order = 25
 
 func init() {
 	input.Register(input.Backend{

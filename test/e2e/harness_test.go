@@ -81,6 +81,7 @@ type server struct {
 	display  string // with withAgent: the X display of the local agent
 	agent    bool   // run the local agent (no --no-agent)
 	config   string // --config FILE
+	proc     func(*exec.Cmd)
 }
 
 type serverOpt func(*server)
@@ -94,6 +95,10 @@ func withAddr(addr string) serverOpt  { return func(s *server) { s.addr = addr }
 func withAgent(display string) serverOpt {
 	return func(s *server) { s.agent, s.display = true, display }
 }
+
+// withProc lets f change the command before it starts: another user,
+// binary or environment (a Wayland session's).
+func withProc(f func(*exec.Cmd)) serverOpt { return func(s *server) { s.proc = f } }
 
 // withConfig passes --config path, the host config YAML.
 func withConfig(path string) serverOpt { return func(s *server) { s.config = path } }
@@ -122,6 +127,9 @@ func startServer(t *testing.T, opts ...serverOpt) *server {
 	s.cmd = exec.Command(mfdBin, args...)
 	s.cmd.Env = append(os.Environ(), "MFD_STATE_DIR=", "DISPLAY="+s.display)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if s.proc != nil {
+		s.proc(s.cmd)
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting mfd serve: %v", err)
 	}

@@ -23,6 +23,11 @@ type hostStatus struct {
 		W int `json:"w"`
 		H int `json:"h"`
 	} `json:"screen"`
+	Caps struct {
+		Unicode    bool `json:"unicode"`
+		PointerAbs bool `json:"pointer_abs"`
+		Scroll     bool `json:"scroll"`
+	} `json:"caps"`
 }
 
 func (h hostStatus) String() string {
