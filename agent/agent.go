@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -115,7 +116,8 @@ type Agent struct {
 	log   *slog.Logger
 	clock Clock
 	inj   input.Injector
-	cfg   *Config
+	// cfg is the host config in force; Reload swaps it while commands run.
+	cfg atomic.Pointer[Config]
 
 	queue      chan task
 	lost       chan struct{}
@@ -145,6 +147,13 @@ type Agent struct {
 	pushed     wire.TokenMsg
 	haSent     bool
 	goroutines sync.WaitGroup
+	// cfgErr says why the config file's last edit was not taken.
+	cfgErr string
+	// probes are the running state probes, by action; states what each
+	// last found ("ON" or "OFF"), published retained on its state topic.
+	probes     map[string]*probe
+	states     map[string]string
+	probesStop context.CancelFunc
 
 	closeOnce sync.Once
 
@@ -201,7 +210,6 @@ func New(opts Options) (*Agent, error) {
 		log:        opts.Logger,
 		clock:      opts.Clock,
 		inj:        opts.Injector,
-		cfg:        opts.Config,
 		queue:      make(chan task, queueSize),
 		lost:       make(chan struct{}, 1),
 		sweep:      make(chan struct{}, 1),
@@ -211,6 +219,7 @@ func New(opts Options) (*Agent, error) {
 		held:       map[heldInput]*hold{},
 		dedup:      map[dedupKey]dedupEntry{},
 	}
+	a.cfg.Store(opts.Config)
 	on, err := loadInputState(opts.StateDir)
 	if err != nil {
 		a.log.Warn("reading the remote input state; input is on", "err", err)
@@ -265,6 +274,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		},
 	}
 	go a.worker()
+	a.startProbes()
 	cm, err := autopaho.NewConnection(a.ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("starting broker connection: %w", err)
@@ -325,6 +335,11 @@ func (a *Agent) Close() error {
 		if a.cancel != nil {
 			a.cancel()
 		}
+		a.mu.Lock()
+		if a.probesStop != nil {
+			a.probesStop()
+		}
+		a.mu.Unlock()
 		a.goroutines.Wait()
 	})
 	return nil
@@ -620,7 +635,7 @@ func (a *Agent) announce(cm *autopaho.ConnectionManager) {
 	if _, err := ids.ParseSubject(user); err == nil {
 		subs = append(subs, paho.SubscribeOptions{Topic: wire.TokenTopic(ids.Subject(user)), QoS: 1})
 	}
-	if !a.cfg.HomeAssistant.Disabled {
+	if !a.config().HomeAssistant.Disabled {
 		subs = append(subs, paho.SubscribeOptions{Topic: a.haPrefix() + "/status", QoS: 1})
 	}
 	sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
@@ -646,10 +661,18 @@ func (a *Agent) announce(cm *autopaho.ConnectionManager) {
 		v     any
 	}{
 		{wire.StatusTopic(a.host), a.status()},
-		{wire.ActionsTopic(a.host), a.cfg.wireActions()},
+		{wire.ActionsTopic(a.host), a.wireActions()},
 		{wire.InputTopic(a.host), onOff(a.inputOn.Load())},
 	} {
 		if err := a.publishRetained(ctx, cm, m.topic, m.v); err != nil {
+			a.log.Warn("announcing", "err", err)
+		}
+	}
+	a.mu.Lock()
+	states := maps.Clone(a.states)
+	a.mu.Unlock()
+	for id, st := range states {
+		if err := a.publishRetained(ctx, cm, wire.StateTopic(a.host, id), st); err != nil {
 			a.log.Warn("announcing", "err", err)
 		}
 	}

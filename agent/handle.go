@@ -84,7 +84,7 @@ func (a *Agent) onPublish(p *paho.Publish) {
 	now := a.clock.Now()
 	t, ok := wire.ParseTopic(p.Topic)
 	if !ok {
-		if !a.cfg.HomeAssistant.Disabled && p.Topic == a.haPrefix()+"/status" {
+		if !a.config().HomeAssistant.Disabled && p.Topic == a.haPrefix()+"/status" {
 			if strings.EqualFold(strings.TrimSpace(string(p.Payload)), "online") {
 				a.log.Info("home assistant came online; sending discovery again")
 				a.goSafely(a.rediscover)
@@ -334,6 +334,7 @@ func (a *Agent) runCommand(t task) {
 	}
 	a.publishReply(t.rt, r)
 	if err == nil && c.Op == wire.OpActionRun {
+		a.probeNow(c.Action)
 		b, _ := json.Marshal(wire.Event{EventType: "press", Action: c.Action, Sub: t.sub})
 		a.publish(&paho.Publish{Topic: wire.EventsTopic(a.host), QoS: 0, Payload: b})
 	}
@@ -411,7 +412,7 @@ func injectError(err error) *cmdError {
 }
 
 func (a *Agent) runAction(id string, sub ids.Subject) *cmdError {
-	act, ok := a.cfg.action(id)
+	act, ok := a.config().action(id)
 	if !ok {
 		return errf(wire.CodeUnknownAction, "unknown action %q", id)
 	}

@@ -46,6 +46,7 @@ func For(id authn.Identity) []Rule {
 		{Filter: HostsRoot + "+/actions", Read: true},
 		{Filter: HostsRoot + "+/input", Read: true},
 		{Filter: HostsRoot + "+/events", Read: true},
+		{Filter: HostsRoot + "+/state/+", Read: true},
 	}
 	own := []Rule{
 		{Filter: ClientsRoot + sub + "/reply", Read: true},
@@ -75,6 +76,7 @@ func For(id authn.Identity) []Rule {
 			Rule{Filter: h + "/status", Write: true, Retain: true},
 			Rule{Filter: h + "/actions", Write: true, Retain: true},
 			Rule{Filter: h + "/input", Write: true, Retain: true},
+			Rule{Filter: h + "/state/+", Write: true, Retain: true},
 			Rule{Filter: h + "/events", Write: true},
 			Rule{Filter: ClientsRoot + "+/reply", Write: true},
 			Rule{Filter: ClientsRoot + "+/reply/#", Write: true},
