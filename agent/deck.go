@@ -230,10 +230,7 @@ func (a *Agent) setState(ctx context.Context, id, st string) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := a.publishRetained(pctx, pub, wire.StateTopic(a.host, id), st); err != nil {
-		a.log.Warn("publishing a toggle's state", "action", id, "err", err)
-		// Sent again on the next connect's announce, or the next change.
-		a.mu.Lock()
-		delete(a.states, id)
-		a.mu.Unlock()
+		// Kept in states: the next connect's announce sends it.
+		a.log.Debug("publishing a toggle's state", "action", id, "err", err)
 	}
 }
