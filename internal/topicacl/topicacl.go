@@ -46,8 +46,10 @@ func For(id authn.Identity) []Rule {
 		{Filter: HostsRoot + "+/actions", Read: true},
 		{Filter: HostsRoot + "+/input", Read: true},
 		{Filter: HostsRoot + "+/events", Read: true},
-		{Filter: HostsRoot + "+/state/+", Read: true},
 	}
+	// Toggle states are for those who show or automate them; an agent
+	// does not read them, which keeps its token under the size cap.
+	stateReads := Rule{Filter: HostsRoot + "+/state/+", Read: true}
 	own := []Rule{
 		{Filter: ClientsRoot + sub + "/reply", Read: true},
 		{Filter: ClientsRoot + sub + "/reply/#", Read: true},
@@ -55,7 +57,7 @@ func For(id authn.Identity) []Rule {
 	}
 	switch id.Role {
 	case wire.RolePanel:
-		r := append(hostReads, own...)
+		r := append(append(hostReads, stateReads), own...)
 		return append(r,
 			Rule{Filter: HostsRoot + "+/cmd/" + sub, Write: true},
 			Rule{Filter: HostsRoot + "+/press/+", Write: true},
@@ -84,7 +86,7 @@ func For(id authn.Identity) []Rule {
 			Rule{Filter: HARoot + "+/" + HANode(hs) + "/+/config", Write: true, Retain: true},
 		)
 	case wire.RoleIntegration:
-		r := append(hostReads, Rule{Filter: HARoot + "#", Read: true})
+		r := append(hostReads, stateReads, Rule{Filter: HARoot + "#", Read: true})
 		return append(r,
 			Rule{Filter: HostsRoot + "+/press/+", Write: true},
 			Rule{Filter: HostsRoot + "+/input/set", Write: true},

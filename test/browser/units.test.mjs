@@ -27,3 +27,39 @@ test('formatResult says ok or the error code, with the latency', () => {
   assert.equal(formatResult({ ok: false, code: 'no_input', ms: 7 }), 'no_input · 7 ms');
   assert.equal(formatResult({ ok: false, code: 'offline', ms: 0 }), 'offline');
 });
+
+test('every reply code has a plain sentence, and the host\'s reason follows it', async () => {
+  const { sentence, short } = await import('../../panel/src/errors.js');
+  const codes = ['bad_request', 'unknown_op', 'unknown_key', 'unknown_action', 'too_large', 'rate_limited', 'expired', 'no_input', 'input_off', 'forbidden', 'internal', 'timeout', 'offline'];
+  for (const code of codes) {
+    const s = sentence({ ok: false, code, ms: 3 });
+    assert.match(s, /^[A-Z].*[.)]$/, `${code}: ${s}`);
+    assert.ok(!s.includes(code), `${code}: the sentence is not the code (${s})`);
+  }
+  assert.equal(
+    sentence({ ok: false, code: 'internal', message: 'action "t" step 1: starting vlc: exec: "vlc": executable file not found in $PATH', ms: 4 }),
+    'Something went wrong on the host. Action "t" step 1: starting vlc: exec: "vlc": executable file not found in $PATH.');
+  assert.equal(sentence({ ok: true, ms: 9 }), 'Done in 9 ms.');
+  assert.equal(short({ ok: false, code: 'input_off' }), '✗ input off');
+  assert.equal(short({ ok: true, ms: 9 }), '✓ 9 ms');
+});
+
+test('a host\'s actions payload keeps only well-formed parts, and every action lands on a page', async () => {
+  const { cleanActions, pagesOf, textOn } = await import('../../panel/src/layout.js');
+  const v = cleanActions({
+    actions: [
+      { id: 'a', label: 'A', icon: 'mdi:play', color: '#c62828', toggle: true },
+      { id: 'b', label: 123, color: 'red', toggle: 'yes' },
+      { id: 'bad id' }, null, { id: 'c' },
+    ],
+    pages: [{ name: 'One', buttons: ['a', 'nope', 7] }, { name: 5, buttons: [] }, { name: 'Two' }],
+    config_error: 42,
+  });
+  assert.deepEqual(v.actions.map((a) => [a.id, a.label, a.color, a.toggle]), [['a', 'A', '#c62828', true], ['b', 'b', '', false], ['c', 'c', '', false]]);
+  assert.deepEqual(v.pages, [{ name: 'One', buttons: ['a'] }]);
+  assert.equal(v.configError, '');
+  assert.deepEqual(pagesOf(v).map((p) => [p.name, p.buttons]), [['One', ['a']], ['Other', ['b', 'c']]]);
+  assert.deepEqual(pagesOf({ actions: v.actions, pages: [] }).map((p) => p.buttons), [['a', 'b', 'c']]);
+  assert.equal(textOn('#f9a825'), '#111');
+  assert.equal(textOn('#c62828'), '#fff');
+});
