@@ -298,6 +298,32 @@ describe('the deck against a real mfd serve', { skip }, () => {
     await L.waitFor(async () => (await srv.clients()).find((c) => c.sub === sub)?.name === 'Kitchen deck', { message: 'the new name in mfd clients list' });
   });
 
+  step('a press vibrates, and the wake lock setting holds the screen on', async () => {
+    await page.evaluate(() => {
+      window.__vibrations = [];
+      navigator.vibrate = (p) => { window.__vibrations.push(p); return true; };
+    });
+    await key('lamp').click();
+    await L.waitFor(() => page.evaluate(() => window.__vibrations.length === 1), { message: 'one vibration for one press' });
+    await page.evaluate(() => { document.querySelector('details.settings').open = true; });
+    assert.ok(await page.isChecked('#settings-vibrate'), 'vibration is on by default');
+    await page.uncheck('#settings-vibrate');
+    await key('lamp').click();
+    await L.waitFor(async () => /✓/.test(await key('lamp').locator('.result').innerText()), { message: 'the second press done' });
+    assert.equal(await page.evaluate(() => window.__vibrations.length), 1, 'no vibration once turned off');
+    await page.check('#settings-vibrate');
+    assert.equal(await page.evaluate(() => window.__mfd.wake.held), false);
+    await page.check('#settings-wake');
+    await L.waitFor(() => page.evaluate(() => window.__mfd.wake.held), { message: 'the screen wake lock held' });
+    await page.reload();
+    await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'connected'), { message: 'connected after reload' });
+    await L.waitFor(() => page.evaluate(() => window.__mfd.wake.held), { message: 'the wake lock taken again after a reload (the setting is kept)' });
+    await page.evaluate(() => { document.querySelector('details.settings').open = true; });
+    await page.uncheck('#settings-wake');
+    await L.waitFor(async () => !(await page.evaluate(() => window.__mfd.wake.held)), { message: 'the wake lock released' });
+    await page.evaluate(() => { document.querySelector('details.settings').open = false; });
+  });
+
   step('every control is at least 44 px at 390x844 and 1024x768', async () => {
     await page.click('#live-toggle');
     await page.evaluate(() => { document.querySelector('details.settings').open = true; });
