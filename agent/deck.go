@@ -17,6 +17,14 @@ const afterPress = 500 * time.Millisecond
 // config returns the host config in force.
 func (a *Agent) config() *Config { return a.cfg.Load() }
 
+// Config returns the host config in force and why the config file's last
+// edit was refused ("" when it was not). The config must not be changed.
+func (a *Agent) Config() (*Config, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.config(), a.cfgErr
+}
+
 // wireActions is the retained actions payload: the config's actions and
 // pages, and why the file's last edit was refused, if it was.
 func (a *Agent) wireActions() wire.Actions {
