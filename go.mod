@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/eclipse/paho.golang v0.23.0
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/go-vgo/robotgo v1.0.0
 	github.com/godbus/dbus/v5 v5.2.0
 	github.com/golang-jwt/jwt/v5 v5.3.1

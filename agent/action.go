@@ -61,7 +61,7 @@ const maxWaiters = 8
 // running unless the config allows overlap, and more than maxRunning runs.
 func (a *Agent) startAction(t task) (*actionRun, *cmdError) {
 	c := t.cmd
-	act, ok := a.cfg.action(c.Action)
+	act, ok := a.config().action(c.Action)
 	if !ok {
 		return nil, errf(wire.CodeUnknownAction, "unknown action %q", c.Action)
 	}
@@ -161,6 +161,7 @@ func (a *Agent) runAction(r *actionRun) {
 		a.publishReply(rt, reply)
 	}
 	if err == nil {
+		a.probeNow(r.action.ID)
 		b, _ := json.Marshal(wire.Event{EventType: "press", Action: r.action.ID, Sub: r.sub})
 		a.publish(&paho.Publish{Topic: wire.EventsTopic(a.host), QoS: 0, Payload: b})
 	}

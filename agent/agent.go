@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -119,7 +120,8 @@ type Agent struct {
 	log   *slog.Logger
 	clock Clock
 	inj   input.Injector
-	cfg   *Config
+	// cfg is the host config in force; Reload swaps it while commands run.
+	cfg atomic.Pointer[Config]
 
 	queue      chan task
 	lost       chan struct{}
@@ -156,6 +158,13 @@ type Agent struct {
 	haLast     time.Time // when discovery was last sent for a birth message
 	haTimer    Timer     // the answer due to a birth message, if one is
 	goroutines sync.WaitGroup
+	// cfgErr says why the config file's last edit was not taken.
+	cfgErr string
+	// probes are the running state probes, by action; states what each
+	// last found ("ON" or "OFF"), published retained on its state topic.
+	probes     map[string]*probe
+	states     map[string]string
+	probesStop context.CancelFunc
 
 	closeOnce sync.Once
 
@@ -212,7 +221,6 @@ func New(opts Options) (*Agent, error) {
 		log:        opts.Logger,
 		clock:      opts.Clock,
 		inj:        opts.Injector,
-		cfg:        opts.Config,
 		queue:      make(chan task, queueSize),
 		lost:       make(chan struct{}, 1),
 		sweep:      make(chan struct{}, 1),
@@ -222,6 +230,7 @@ func New(opts Options) (*Agent, error) {
 		held:       map[heldInput]*hold{},
 		dedup:      map[dedupKey]dedupEntry{},
 	}
+	a.cfg.Store(opts.Config)
 	on, err := loadInputState(opts.StateDir)
 	if err != nil {
 		a.log.Warn("reading the remote input state; input is on", "err", err)
@@ -276,6 +285,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		},
 	}
 	go a.worker()
+	a.startProbes()
 	cm, err := autopaho.NewConnection(a.ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("starting broker connection: %w", err)
@@ -342,6 +352,11 @@ func (a *Agent) Close() error {
 		if a.cancel != nil {
 			a.cancel()
 		}
+		a.mu.Lock()
+		if a.probesStop != nil {
+			a.probesStop()
+		}
+		a.mu.Unlock()
 		a.goroutines.Wait()
 	})
 	return nil
@@ -642,7 +657,7 @@ func (a *Agent) announce(cm *autopaho.ConnectionManager) {
 	if _, err := ids.ParseSubject(user); err == nil {
 		subs = append(subs, paho.SubscribeOptions{Topic: wire.TokenTopic(ids.Subject(user)), QoS: 1})
 	}
-	if !a.cfg.HomeAssistant.Disabled {
+	if !a.config().HomeAssistant.Disabled {
 		subs = append(subs, paho.SubscribeOptions{Topic: a.haPrefix() + "/status", QoS: 1})
 	}
 	sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
@@ -668,10 +683,18 @@ func (a *Agent) announce(cm *autopaho.ConnectionManager) {
 		v     any
 	}{
 		{wire.StatusTopic(a.host), a.status()},
-		{wire.ActionsTopic(a.host), a.cfg.wireActions()},
+		{wire.ActionsTopic(a.host), a.wireActions()},
 		{wire.InputTopic(a.host), onOff(a.inputOn.Load())},
 	} {
 		if err := a.publishRetained(ctx, cm, m.topic, m.v); err != nil {
+			a.log.Warn("announcing", "err", err)
+		}
+	}
+	a.mu.Lock()
+	states := maps.Clone(a.states)
+	a.mu.Unlock()
+	for id, st := range states {
+		if err := a.publishRetained(ctx, cm, wire.StateTopic(a.host, id), st); err != nil {
 			a.log.Warn("announcing", "err", err)
 		}
 	}

@@ -19,7 +19,6 @@ import (
 func TestParseConfig(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`
 allowed_origins: ["https://example.org"]
-server_option_for_someone_else: 3
 homeassistant: {prefix: ha}
 actions:
   - id: mute-mic
@@ -83,12 +82,125 @@ func TestParseConfigErrors(t *testing.T) {
 		{"- 1", `must be a mapping`},
 		{"actions: [", `parsing YAML`},
 		{"homeassistant: {prefix: 'a/#'}", `not a topic prefix`},
+		// Unknown fields anywhere are errors with the line and the field
+		// meant: a typo must not be silently ignored.
+		{"allowed_origins: []\naction:\n  - {id: a, steps: [{sleep: 1s}]}", `line 2: unknown field "action" (did you mean "actions"?)`},
+		{"homeassistant: {prefx: ha}", `homeassistant: line 1: unknown field "prefx" (did you mean "prefix"?)`},
+		{"actions:\n  - id: a\n    lable: A\n    steps: [{sleep: 1s}]", `action "a" (line 2): line 3: unknown field "lable" (did you mean "label"?)`},
+		{"actions: [{id: a, steps: [{op: key.tap, kye: a}]}]", `unknown field "kye" (did you mean "key"?)`},
+		{"zzzz: 1", `line 1: unknown field "zzzz"`},
+		{"actions: [{id: a, icon: 'mdi:Bad Name', steps: [{sleep: 1s}]}]", `icon "mdi:Bad Name" is not mdi:NAME`},
+		{"actions: [{id: a, color: red, steps: [{sleep: 1s}]}]", `color "red" is not #rgb or #rrggbb`},
+		{"actions: [{id: a, steps: [{sleep: 1s}], state: {exec: []}}]", `exec must be a non-empty list`},
+		{"actions: [{id: a, steps: [{sleep: 1s}], state: {every: 2s}}]", `missing exec`},
+		{"actions: [{id: a, steps: [{sleep: 1s}], state: {exec: [true], every: 1ms}}]", `every: 1ms is outside`},
+		{"actions: [{id: a, steps: [{sleep: 1s}], state: {exec: [true], evry: 2s}}]", `unknown field "evry" (did you mean "every"?)`},
+		{"actions:\n  - {id: mute-mic, steps: [{sleep: 1s}]}\npages:\n  - name: Main\n    buttons: [mute-mik]", `page 1 (line 4): line 5: no action has the id "mute-mik" (did you mean "mute-mic"?)`},
+		{"pages: [{buttons: []}]", `page 1 (line 1): missing name`},
+		{"pages: [{name: A, button: []}]", `unknown field "button" (did you mean "buttons"?)`},
 	}
 	for _, tt := range tests {
 		_, err := ParseConfig([]byte(tt.yaml))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseConfig(%q) = %v, want an error containing %q", tt.yaml, err, tt.want)
 		}
+	}
+}
+
+func TestParseConfigDeck(t *testing.T) {
+	// Pages may come before the actions they name.
+	cfg, err := ParseConfig([]byte(`
+pages:
+  - name: Main
+    buttons: [mute-mic, sign]
+  - name: Media
+    buttons: [sign]
+actions:
+  - id: mute-mic
+    label: Mute mic
+    icon: mdi:microphone-off
+    color: "#c62828"
+    steps: [{op: key.tap, key: m, mods: [ctrl, shift]}]
+    state:
+      exec: [sh, -c, "pactl get-source-mute @DEFAULT_SOURCE@ | grep -q yes"]
+      every: 2s
+  - id: sign
+    icon: "✍"
+    steps: [{op: text.type, text: hi}]
+    state: {exec: ["true"]}
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	m := cfg.Actions[0]
+	if m.Icon != "mdi:microphone-off" || m.Color != "#c62828" || m.State == nil ||
+		!slices.Equal(m.State.Exec, []string{"sh", "-c", "pactl get-source-mute @DEFAULT_SOURCE@ | grep -q yes"}) || m.State.Every != 2*time.Second {
+		t.Errorf("mute-mic = %+v, state %+v", m, m.State)
+	}
+	if s := cfg.Actions[1]; s.State == nil || s.State.Every != defaultProbeEvery {
+		t.Errorf("sign's probe = %+v, want every %v by default", s.State, defaultProbeEvery)
+	}
+	w := cfg.wireActions()
+	b, _ := json.Marshal(w)
+	want := `{"actions":[{"id":"mute-mic","label":"Mute mic","icon":"mdi:microphone-off","color":"#c62828","toggle":true},` +
+		`{"id":"sign","label":"sign","icon":"✍","toggle":true}],` +
+		`"pages":[{"name":"Main","buttons":["mute-mic","sign"]},{"name":"Media","buttons":["sign"]}]}`
+	if string(b) != want {
+		t.Errorf("wireActions = %s\nwant %s", b, want)
+	}
+}
+
+// TestOldConfigsStillParse keeps every config written before pages,
+// icons and state valid: the examples of README.md and topics.md and the
+// test configs.
+func TestOldConfigsStillParse(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, f := range []string{"../README.md", "../topics.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, blk := range yamlBlocks(string(b)) {
+			if _, err := ParseConfig([]byte(blk)); err != nil {
+				t.Errorf("%s yaml block %d: %v\n%s", f, i+1, err, blk)
+			}
+		}
+	}
+	for _, f := range files {
+		if _, err := LoadConfig(f); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+	// A config of before: an icon that is not mdi:, no color, no state.
+	if _, err := ParseConfig([]byte("actions:\n  - id: t\n    label: T\n    icon: terminal\n    steps:\n      - {exec: [x-terminal-emulator]}\n")); err != nil {
+		t.Errorf("old-style icon: %v", err)
+	}
+}
+
+// yamlBlocks returns the ```yaml blocks of a Markdown text that look like a
+// host config.
+func yamlBlocks(md string) []string {
+	var out []string
+	for _, part := range strings.Split(md, "```yaml\n")[1:] {
+		blk, _, _ := strings.Cut(part, "```")
+		if strings.Contains(blk, "actions:") {
+			out = append(out, blk)
+		}
+	}
+	return out
+}
+
+func TestSuggest(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"action", "actions"}, {"Actions", "actions"}, {"allowed_origin", "allowed_origins"},
+		{"homeasistant", "homeassistant"}, {"page", "pages"}, {"zzzz", ""}, {"acitons", "actions"},
+	} {
+		if got := suggest(tt.in, topFields); got != tt.want {
+			t.Errorf("suggest(%q, topFields) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := suggest("colour", actionFields); got != "color" {
+		t.Errorf("suggest(colour) = %q, want color", got)
 	}
 }
 

@@ -17,7 +17,7 @@ const defaultHAPrefix = "homeassistant"
 const haAvailabilityTemplate = "{{ 'online' if value_json.online else 'offline' }}"
 
 func (a *Agent) haPrefix() string {
-	if p := a.cfg.HomeAssistant.Prefix; p != "" {
+	if p := a.config().HomeAssistant.Prefix; p != "" {
 		return p
 	}
 	return defaultHAPrefix
@@ -71,7 +71,8 @@ type haMessage struct {
 }
 
 // discovery returns the discovery documents for this host: a button per
-// action, the remote input switch and the press event.
+// action, a binary sensor per toggle action (its state probe), the remote
+// input switch and the press event.
 func (a *Agent) discovery() []haMessage {
 	p, node, host := a.haPrefix(), a.haNode(), a.host.String()
 	dev := haDevice{
@@ -88,7 +89,7 @@ func (a *Agent) discovery() []haMessage {
 		b, _ := json.Marshal(e)
 		out = append(out, haMessage{Topic: p + "/" + component + "/" + node + "/" + object + "/config", Payload: b})
 	}
-	for _, act := range a.cfg.Actions {
+	for _, act := range a.config().Actions {
 		e := haEntity{
 			Name:         act.Label,
 			UniqueID:     node + "-action-" + act.ID,
@@ -100,6 +101,20 @@ func (a *Agent) discovery() []haMessage {
 			e.Icon = act.Icon
 		}
 		add("button", act.ID, e)
+		if act.State != nil {
+			s := haEntity{
+				Name:       act.Label,
+				UniqueID:   node + "-state-" + act.ID,
+				StateTopic: wire.StateTopic(a.host, act.ID),
+				PayloadOn:  "ON",
+				PayloadOff: "OFF",
+				QoS:        1,
+			}
+			if strings.HasPrefix(act.Icon, "mdi:") {
+				s.Icon = act.Icon
+			}
+			add("binary_sensor", act.ID, s)
+		}
 	}
 	add("switch", "input", haEntity{
 		Name:         "Remote input",
@@ -127,22 +142,32 @@ func (a *Agent) discovery() []haMessage {
 // of actions that left the config since the last run (known from the
 // state dir).
 func (a *Agent) publishDiscovery(ctx context.Context, pub publisher) {
-	if a.cfg.HomeAssistant.Disabled {
+	if a.config().HomeAssistant.Disabled {
 		return
 	}
 	prev, err := loadHAState(a.opts.StateDir)
 	if err != nil {
 		a.log.Warn("reading what discovery published before", "err", err)
 	}
-	now := make([]string, 0, len(a.cfg.Actions))
-	for _, act := range a.cfg.Actions {
+	cfg := a.config()
+	now := make([]string, 0, len(cfg.Actions))
+	var toggles []string
+	for _, act := range cfg.Actions {
 		now = append(now, act.ID)
+		if act.State != nil {
+			toggles = append(toggles, act.ID)
+		}
 	}
 	msgs := a.discovery()
 	if prev.Prefix == a.haPrefix() || prev.Prefix == "" {
 		for _, id := range prev.Actions {
 			if !slices.Contains(now, id) {
 				msgs = append(msgs, haMessage{Topic: a.haPrefix() + "/button/" + a.haNode() + "/" + id + "/config"})
+			}
+		}
+		for _, id := range prev.Toggles {
+			if !slices.Contains(toggles, id) {
+				msgs = append(msgs, haMessage{Topic: a.haPrefix() + "/binary_sensor/" + a.haNode() + "/" + id + "/config"})
 			}
 		}
 	}
@@ -152,10 +177,10 @@ func (a *Agent) publishDiscovery(ctx context.Context, pub publisher) {
 			return
 		}
 	}
-	if prev.Prefix == a.haPrefix() && slices.Equal(prev.Actions, now) {
+	if prev.Prefix == a.haPrefix() && slices.Equal(prev.Actions, now) && slices.Equal(prev.Toggles, toggles) {
 		return // the file says so already
 	}
-	if err := saveHAState(a.opts.StateDir, haState{Prefix: a.haPrefix(), Actions: now}); err != nil {
+	if err := saveHAState(a.opts.StateDir, haState{Prefix: a.haPrefix(), Actions: now, Toggles: toggles}); err != nil {
 		a.log.Warn("saving what discovery published", "err", err)
 	}
 }

@@ -90,7 +90,7 @@ func (a *Agent) onPublish(p *paho.Publish) {
 	now := a.clock.Now()
 	t, ok := wire.ParseTopic(p.Topic)
 	if !ok {
-		if !a.cfg.HomeAssistant.Disabled && p.Topic == a.haPrefix()+"/status" {
+		if !a.config().HomeAssistant.Disabled && p.Topic == a.haPrefix()+"/status" {
 			if strings.EqualFold(strings.TrimSpace(string(p.Payload)), "online") {
 				a.haOnline()
 			}
@@ -358,7 +358,7 @@ func (a *Agent) runCommand(t task) {
 		a.publishReply(t.rt, r)
 		return
 	case wire.OpActionCancel:
-		if _, ok := a.cfg.action(c.Action); !ok {
+		if _, ok := a.config().action(c.Action); !ok {
 			err = errf(wire.CodeUnknownAction, "unknown action %q", c.Action)
 		} else {
 			a.cancelActions(c.Action, fmt.Errorf("action.cancel from %s", t.sub))

@@ -76,6 +76,8 @@ func saveInputState(dir string, on bool) error {
 type haState struct {
 	Prefix  string   `json:"prefix"`
 	Actions []string `json:"actions"`
+	// Toggles are the actions that had a binary sensor.
+	Toggles []string `json:"toggles,omitempty"`
 }
 
 func loadHAState(dir string) (haState, error) {

@@ -33,11 +33,15 @@ const (
 	opAddIntegration = "add_integration"
 	opStats          = "stats"
 	opInput          = "input"
+	opPrune          = "prune"
 )
 
 type adminRequest struct {
 	Op  string `json:"op"`
 	Arg string `json:"arg,omitempty"`
+	// OlderThan and DryRun are prune's.
+	OlderThan time.Duration `json:"older_than,omitempty"`
+	DryRun    bool          `json:"dry_run,omitempty"`
 }
 
 type adminResponse struct {
@@ -160,6 +164,18 @@ func (s *Service) adminDo(req adminRequest) adminResponse {
 			return adminResponse{Error: err.Error()}
 		}
 		return resp
+	case opPrune:
+		if req.OlderThan <= 0 {
+			return adminResponse{Error: "prune: older_than must be positive"}
+		}
+		resp.Clients, err = s.Prune(req.OlderThan, req.DryRun)
+		if err != nil {
+			return adminResponse{Error: err.Error()}
+		}
+		if resp.Clients == nil {
+			resp.Clients = []ClientInfo{}
+		}
+		return resp
 	case opAddIntegration:
 		resp.Sub, resp.Token, err = s.AddIntegration(req.Arg)
 		if err != nil {
@@ -275,6 +291,13 @@ func (a *AdminClient) AddIntegration(name string) (sub ids.Subject, token string
 		return "", "", err
 	}
 	return resp.Sub, resp.Token, nil
+}
+
+// Prune removes revoked and denied clients and approved panels and agents
+// not seen for olderThan, and returns them; with dryRun it only says which.
+func (a *AdminClient) Prune(olderThan time.Duration, dryRun bool) ([]ClientInfo, error) {
+	resp, err := a.call(adminRequest{Op: opPrune, OlderThan: olderThan, DryRun: dryRun})
+	return resp.Clients, err
 }
 
 // Input switches remote input on the server's own host on or off.

@@ -81,7 +81,7 @@ func TestTokenACLClaimPerRole(t *testing.T) {
 		sub  ids.Subject
 		want []string
 	}{
-		{panel, cat(reads, own(P), []string{
+		{panel, cat(reads, []string{"allow subscribe mfd/v1/hosts/+/state/+"}, own(P), []string{
 			"allow publish mfd/v1/hosts/+/cmd/" + P + " no-retain",
 			"allow publish mfd/v1/hosts/+/press/+ no-retain",
 		}, deny)},
@@ -95,6 +95,7 @@ func TestTokenACLClaimPerRole(t *testing.T) {
 			"allow publish mfd/v1/hosts/" + H + "/status",
 			"allow publish mfd/v1/hosts/" + H + "/actions",
 			"allow publish mfd/v1/hosts/" + H + "/input",
+			"allow publish mfd/v1/hosts/" + H + "/state/+",
 			"allow publish mfd/v1/hosts/" + H + "/events no-retain",
 			"allow publish mfd/v1/clients/+/reply no-retain",
 			"allow publish mfd/v1/clients/+/reply/# no-retain",

@@ -208,6 +208,18 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		}
 		rec.LastSeen = now
 		s.seenDirty = true
+		// The panel sends its name with every sign-in: a rename on the
+		// device is a rename here, kept at once.
+		if req.name != "" && req.name != rec.Name && rec.Role == wire.RolePanel {
+			old := rec.Name
+			rec.Name = req.name
+			if err := s.store.save(); err != nil {
+				s.log.Warn("saving a client's new name", "sub", rec.Sub, "err", err)
+			} else {
+				s.seenDirty = false
+			}
+			s.log.Info("client renamed", "sub", rec.Sub, "from", old, "to", rec.Name)
+		}
 		return authResult{out: outApproved, rec: *rec}
 	}
 	if e := s.byHash[hash]; e != nil {
@@ -446,6 +458,44 @@ func (s *Service) Revoke(sub string) (ClientInfo, error) {
 		rv.Revoke(info.Sub)
 	}
 	return info, nil
+}
+
+// Prune removes the clients that only clutter the list: every revoked or
+// denied one, and approved panels and agents not seen since olderThan ago
+// (their tokens ran out long before). Integrations, whose credentials do
+// not expire, and the server's own agent stay. A pruned client's key can
+// ask to pair again, and then waits for the user like any new device. It
+// returns what it removed, or would remove when dryRun is set.
+func (s *Service) Prune(olderThan time.Duration, dryRun bool) ([]ClientInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cutoff := s.clock.Now().Add(-olderThan)
+	var gone []ClientInfo
+	for _, r := range s.store.sorted() {
+		seen := r.LastSeen
+		if seen.IsZero() {
+			seen = r.DecidedAt
+		}
+		if seen.IsZero() {
+			seen = r.CreatedAt
+		}
+		stale := r.State == StateApproved && r.Role != wire.RoleIntegration && !r.Local && seen.Before(cutoff)
+		if r.State != StateRevoked && r.State != StateDenied && !stale {
+			continue
+		}
+		gone = append(gone, s.infoLocked(r))
+		if !dryRun {
+			s.store.remove(r)
+		}
+	}
+	if dryRun || len(gone) == 0 {
+		return gone, nil
+	}
+	if err := s.store.save(); err != nil {
+		return nil, fmt.Errorf("pruning: %w", err)
+	}
+	s.log.Info("clients pruned", "removed", len(gone))
+	return gone, nil
 }
 
 // List returns every stored client and every pending request, oldest

@@ -139,6 +139,14 @@ func (s *store) add(r *record) {
 	}
 }
 
+// remove deletes r; it does not save.
+func (s *store) remove(r *record) {
+	delete(s.bySub, r.Sub)
+	if r.KeyHash != "" && s.byHash[r.KeyHash] == r {
+		delete(s.byHash, r.KeyHash)
+	}
+}
+
 // save writes the whole store atomically.
 func (s *store) save() error {
 	f := storeFile{Version: storeVersion, Clients: s.sorted()}

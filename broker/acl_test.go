@@ -36,6 +36,11 @@ func TestCanRead(t *testing.T) {
 		{panelA, wire.EventsTopic(h1), true},
 		{panelA, "mfd/v1/hosts/+/status", true},
 		{panelA, "mfd/v1/hosts/+/actions", true},
+		// Toggle states: panels and integrations read them.
+		{panelA, wire.StateTopic(h1, "mute"), true},
+		{panelA, "mfd/v1/hosts/+/state/+", true},
+		{integ, "mfd/v1/hosts/+/state/+", true},
+		{panelA, "mfd/v1/hosts/+/state/#", false},
 		{panelA, "mfd/v1/hosts/+/events", true},
 		{agent1, "mfd/v1/hosts/+/status", true},
 		{integ, "mfd/v1/hosts/+/status", true},
@@ -148,6 +153,13 @@ func TestCanWrite(t *testing.T) {
 		{panelA, "mfd/v1/hosts/not-a-uuid/cmd/p-alice", false, false},
 		{panelA, "homeassistant/status", false, false},
 		{panelA, "$SYS/broker/version", false, false},
+		// Toggle states: only the host's own agent writes them, retained.
+		{agent1, wire.StateTopic(h1, "mute"), true, true},
+		{agent1, wire.StateTopic(h2, "mute"), true, false},
+		{agent1, "mfd/v1/hosts/" + h1.String() + "/state/a/b", true, false},
+		{panelA, wire.StateTopic(h1, "mute"), true, false},
+		{panelA, wire.StateTopic(h1, "mute"), false, false},
+		{integ, wire.StateTopic(h1, "mute"), false, false},
 		{panelA, "other/topic", false, false},
 		// Agents: own host state, replies, HA discovery about itself.
 		{agent1, wire.StatusTopic(h1), true, true},

@@ -60,6 +60,10 @@ func load(fsys fs.FS) (map[string]*file, error) {
 			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
 			contentType: mime.TypeByExtension(path.Ext(p)),
 		}
+		if path.Ext(p) == ".webmanifest" {
+			// Not in every system's MIME table; browsers want this type.
+			f.contentType = "application/manifest+json"
+		}
 		if f.contentType == "" {
 			f.contentType = "application/octet-stream"
 		}

@@ -39,6 +39,7 @@ func TestHandlerServes(t *testing.T) {
 		{"GET", "/boot.js", "gzip", 200, "text/javascript; charset=utf-8", true},
 		{"GET", "/app.css", "gzip", 200, "text/css; charset=utf-8", true},
 		{"HEAD", "/icon.svg", "", 200, "image/svg+xml", false},
+		{"GET", "/manifest.webmanifest", "", 200, "application/manifest+json", false},
 		{"GET", "/nope.js", "", 404, "", false},
 		{"GET", "/../panel.go", "", 404, "", false},
 		{"GET", "/src/main.js", "", 404, "", false},

@@ -61,7 +61,10 @@ fi
 
 # The panel's build tools and the browser tests' driver come from npm; the
 # lock file pins them. Chromium is Debian's: nothing downloads a browser.
-if [ -f panel/package.json ] && [ ! -d panel/node_modules ]; then
+# A lock file newer than what was installed (a package added since) installs
+# again.
+stale() { [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; }
+if [ -f panel/package.json ] && stale panel; then
 	echo "deps: installing the panel's npm packages"
 	(cd panel && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

@@ -138,6 +138,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "agent for host %s running (input: %s)\n", opts.Host, inj.Backend())
+	if *configPath != "" {
+		w, err := watchConfig(log, *configPath, ag)
+		if err != nil {
+			log.Warn("the config file will not reload when edited", "err", err)
+		} else {
+			defer w.Close()
+		}
+	}
 	<-ctx.Done()
 	return ag.Close()
 }

@@ -12,12 +12,15 @@ import (
 	"github.com/openmfd/mfd/authsvc"
 )
 
-const clientsUsage = `usage: mfd clients <list|approve|deny|revoke|add-integration> [flags]
+const clientsUsage = `usage: mfd clients <list|approve|deny|revoke|prune|add-integration> [flags]
 
   list [--json]                     every client, pending ones with their pairing code
   approve ID|CODE                   approve a pending client by its pairing code or sub
   deny ID|CODE                      deny a pending client
   revoke ID                         revoke a client; its live sessions end at once
+  prune [--older-than 2160h] [--dry-run] [--json]
+                                    remove revoked and denied clients, and panels and
+                                    agents not seen for --older-than (default 90 days)
   add-integration --name NAME [--json]
                                     make an MQTT credential for Home Assistant and the like
 
@@ -31,6 +34,8 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	stateDir := stateDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	name := fs.String("name", "", "the integration's name (add-integration)")
+	olderThan := fs.Duration("older-than", 90*24*time.Hour, "prune: remove panels and agents not seen for this long")
+	dryRun := fs.Bool("dry-run", false, "prune: only list what would be removed")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -49,6 +54,10 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var id string
 	switch verb {
 	case "list":
+	case "prune":
+		if *olderThan <= 0 {
+			return usageError{"clients prune: --older-than must be positive"}
+		}
 	case "approve", "deny", "revoke":
 		if id, err = needArg(); err != nil {
 			return err
@@ -83,6 +92,26 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return enc.Encode(list)
 		}
 		printClients(stdout, list)
+		return nil
+	case "prune":
+		gone, err := ac.Prune(*olderThan, *dryRun)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if gone == nil {
+				gone = []authsvc.ClientInfo{}
+			}
+			return json.NewEncoder(stdout).Encode(gone)
+		}
+		verb := "removed"
+		if *dryRun {
+			verb = "would remove"
+		}
+		for _, c := range gone {
+			fmt.Fprintf(stdout, "%s %s (%s, %s, %q, last seen %s)\n", verb, c.Sub, c.Role, c.State, c.Name, ago(c.LastSeen))
+		}
+		fmt.Fprintf(stdout, "%s %d clients\n", verb, len(gone))
 		return nil
 	case "approve", "deny", "revoke":
 		var c authsvc.ClientInfo

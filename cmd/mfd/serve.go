@@ -144,6 +144,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Error("starting this host's agent", "err", err)
 		} else {
 			localAgent.Store(ag)
+			if *configPath != "" {
+				w, err := watchConfig(log, *configPath, ag)
+				if err != nil {
+					log.Warn("the config file will not reload when edited", "err", err)
+				} else {
+					defer w.Close()
+				}
+			}
 		}
 	}
 

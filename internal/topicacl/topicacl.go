@@ -47,6 +47,9 @@ func For(id authn.Identity) []Rule {
 		{Filter: HostsRoot + "+/input", Read: true},
 		{Filter: HostsRoot + "+/events", Read: true},
 	}
+	// Toggle states are for those who show or automate them; an agent
+	// does not read them, which keeps its token under the size cap.
+	stateReads := Rule{Filter: HostsRoot + "+/state/+", Read: true}
 	own := []Rule{
 		{Filter: ClientsRoot + sub + "/reply", Read: true},
 		{Filter: ClientsRoot + sub + "/reply/#", Read: true},
@@ -54,7 +57,7 @@ func For(id authn.Identity) []Rule {
 	}
 	switch id.Role {
 	case wire.RolePanel:
-		r := append(hostReads, own...)
+		r := append(append(hostReads, stateReads), own...)
 		return append(r,
 			Rule{Filter: HostsRoot + "+/cmd/" + sub, Write: true},
 			Rule{Filter: HostsRoot + "+/press/+", Write: true},
@@ -75,6 +78,7 @@ func For(id authn.Identity) []Rule {
 			Rule{Filter: h + "/status", Write: true, Retain: true},
 			Rule{Filter: h + "/actions", Write: true, Retain: true},
 			Rule{Filter: h + "/input", Write: true, Retain: true},
+			Rule{Filter: h + "/state/+", Write: true, Retain: true},
 			Rule{Filter: h + "/events", Write: true},
 			Rule{Filter: ClientsRoot + "+/reply", Write: true},
 			Rule{Filter: ClientsRoot + "+/reply/#", Write: true},
@@ -82,7 +86,7 @@ func For(id authn.Identity) []Rule {
 			Rule{Filter: HARoot + "+/" + HANode(hs) + "/+/config", Write: true, Retain: true},
 		)
 	case wire.RoleIntegration:
-		r := append(hostReads, Rule{Filter: HARoot + "#", Read: true})
+		r := append(hostReads, stateReads, Rule{Filter: HARoot + "#", Read: true})
 		return append(r,
 			Rule{Filter: HostsRoot + "+/press/+", Write: true},
 			Rule{Filter: HostsRoot + "+/input/set", Write: true},

@@ -104,12 +104,29 @@ type Caps struct {
 type Action struct {
 	ID    string `json:"id"`
 	Label string `json:"label"`
-	Icon  string `json:"icon,omitempty"`
+	// Icon is "mdi:NAME" for a Material Design Icon, drawn by the panel.
+	Icon string `json:"icon,omitempty"`
+	// Color is the button's colour, "#rgb" or "#rrggbb".
+	Color string `json:"color,omitempty"`
+	// Toggle says the action has a state probe: its state is retained on
+	// StateTopic and the button shows it.
+	Toggle bool `json:"toggle,omitempty"`
+}
+
+// Page is a named, ordered page of a host's buttons.
+type Page struct {
+	Name    string   `json:"name"`
+	Buttons []string `json:"buttons"`
 }
 
 // Actions is a host's retained action list.
 type Actions struct {
 	Actions []Action `json:"actions"`
+	// Pages lay the actions out; absent means one page of every action.
+	Pages []Page `json:"pages,omitempty"`
+	// ConfigError says why the host's config file, as last edited, was
+	// not taken: the actions are the last good config's.
+	ConfigError string `json:"config_error,omitempty"`
 }
 
 // Event is published on a host's events topic when an action runs.

@@ -51,6 +51,12 @@ func CmdTopic(host ids.HostID, sub ids.Subject) string {
 	return HostTopic(host, "cmd/"+string(sub))
 }
 
+// StateTopic is the retained state of one of host's toggle actions: ON or
+// OFF, as its state probe last found it.
+func StateTopic(host ids.HostID, action string) string {
+	return HostTopic(host, "state/"+action)
+}
+
 // PressTopic is where integrations press a host's action.
 func PressTopic(host ids.HostID, action string) string {
 	return HostTopic(host, "press/"+action)
@@ -161,11 +167,11 @@ func ParseTopic(name string) (Topic, bool) {
 				return Topic{}, false
 			}
 			t.Leaf, t.Arg, t.Sub = "cmd", rest[1], rest[1]
-		case len(rest) == 2 && rest[0] == "press":
+		case len(rest) == 2 && (rest[0] == "press" || rest[0] == "state"):
 			if !ValidActionID(rest[1]) {
 				return Topic{}, false
 			}
-			t.Leaf, t.Arg = "press", rest[1]
+			t.Leaf, t.Arg = rest[0], rest[1]
 		default:
 			return Topic{}, false
 		}

@@ -36,7 +36,7 @@ async function loadToConnected() {
     const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await ctx.newPage();
     await page.goto(srv.url + '/');
-    const code = await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'pending' && window.__mfd.code), { message: 'a pairing code' });
+    const code = await L.pairingCode(page);
     await srv.cli('approve', code);
     await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'connected'), { message: 'connected' });
     const runs = [];

@@ -2,6 +2,7 @@
 // io.target() names the host they drive (or null); io.send(host, cmd, opts)
 // sends one command and resolves to its result.
 import { h, formatResult } from './dom.js';
+import { sentence } from './errors.js';
 
 const LABELS = {
   shift: 'Shift', ctrl: 'Ctrl', alt: 'Alt', super: 'Super', space: 'Space', enter: 'Enter',
@@ -15,7 +16,7 @@ const NAMES = { left: 'Left arrow', right: 'Right arrow', up: 'Up arrow', down: 
 const REPEAT_MS = 1000;
 
 function show(out, r) {
-  out.textContent = formatResult(r);
+  out.textContent = r.ok ? formatResult(r) : sentence(r);
   out.classList.toggle('ok', r.ok);
   out.classList.toggle('err', !r.ok);
 }
@@ -239,4 +240,121 @@ export class Trackpad {
     show(this.out, r);
     if (r.ok) this.out.textContent = `${button} click · ok · ${r.ms} ms`;
   }
+}
+
+// SPECIAL maps the keys a live keyboard sends as key taps to key names.
+const SPECIAL = {
+  Backspace: 'backspace', Enter: 'enter', Tab: 'tab', Escape: 'esc', Delete: 'delete',
+  ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down',
+  Home: 'home', End: 'end', PageUp: 'pageup', PageDown: 'pagedown',
+};
+
+// LiveKeys is the live keyboard: while it is on, what is typed in its box
+// is typed on the host at once, key by key (Backspace and Enter too, and
+// shortcuts such as Ctrl+C), with no submit. Text comes from beforeinput,
+// so phone keyboards and input methods work; the box stays empty.
+export class LiveKeys {
+  constructor(toggle, wrap, box, out, io) {
+    this.toggle = toggle;
+    this.wrap = wrap;
+    this.box = box;
+    this.out = out;
+    this.io = io;
+    this.on = false;
+    toggle.addEventListener('click', () => this.set(!this.on));
+    box.addEventListener('keydown', (e) => this.keydown(e));
+    box.addEventListener('beforeinput', (e) => this.beforeinput(e));
+    box.addEventListener('compositionend', (e) => {
+      if (e.data) this.send({ op: 'text.type', text: e.data });
+      box.value = '';
+    });
+  }
+
+  set(on) {
+    this.on = on;
+    this.toggle.setAttribute('aria-pressed', String(on));
+    this.wrap.hidden = !on;
+    this.box.value = '';
+    if (on) this.box.focus();
+  }
+
+  keydown(e) {
+    if (e.isComposing || e.key === 'Process' || e.key === 'Unidentified') return;
+    const mods = [];
+    if (e.ctrlKey) mods.push('ctrl');
+    if (e.altKey) mods.push('alt');
+    if (e.metaKey) mods.push('super');
+    const special = SPECIAL[e.key];
+    if (special) {
+      if (e.shiftKey) mods.push('shift');
+      e.preventDefault();
+      this.send(mods.length ? { op: 'key.tap', key: special, mods } : { op: 'key.tap', key: special });
+    } else if (mods.length && e.key.length === 1) {
+      // A shortcut (Ctrl+C): the key, not the character it makes.
+      e.preventDefault();
+      this.send({ op: 'key.tap', key: e.key.toLowerCase(), mods: e.shiftKey ? [...mods, 'shift'] : mods });
+    }
+  }
+
+  beforeinput(e) {
+    if (e.isComposing || e.inputType === 'insertCompositionText') return;
+    e.preventDefault();
+    switch (e.inputType) {
+      case 'insertText':
+      case 'insertReplacementText':
+      case 'insertFromPaste':
+      case 'insertFromDrop': {
+        const text = e.data ?? (e.dataTransfer && e.dataTransfer.getData('text/plain'));
+        if (text) this.send({ op: 'text.type', text });
+        break;
+      }
+      case 'insertLineBreak':
+      case 'insertParagraph':
+        this.send({ op: 'key.tap', key: 'enter' });
+        break;
+      case 'deleteContentBackward':
+      case 'deleteWordBackward':
+        this.send({ op: 'key.tap', key: 'backspace' });
+        break;
+      case 'deleteContentForward':
+        this.send({ op: 'key.tap', key: 'delete' });
+        break;
+      default:
+    }
+  }
+
+  // send sends one command; commands go out in order on one connection
+  // and the agent runs them in order, so nothing waits for a reply.
+  async send(cmd) {
+    const host = this.io.target();
+    if (!host) { this.out.textContent = 'No host to send to'; return; }
+    const r = await this.io.send(host, cmd);
+    if (!r.ok) show(this.out, r);
+    else this.out.textContent = `typed · ${r.ms} ms`;
+  }
+}
+
+// fullScreenPad makes the trackpad fill the screen, and the browser go full
+// screen where it lets a page; the same button, or Esc, leaves.
+export function fullScreenPad(button, wrap, pad) {
+  const set = (on) => {
+    wrap.classList.toggle('full', on);
+    document.body.classList.toggle('pad-is-full', on);
+    button.setAttribute('aria-pressed', String(on));
+    button.textContent = on ? 'Exit full screen' : 'Full screen';
+    if (on) {
+      pad.focus({ preventScroll: true });
+      if (wrap.requestFullscreen && !document.fullscreenElement) wrap.requestFullscreen({ navigationUI: 'hide' }).catch(() => {});
+    } else if (document.fullscreenElement) {
+      document.exitFullscreen().catch(() => {});
+    }
+  };
+  button.addEventListener('click', () => set(!wrap.classList.contains('full')));
+  document.addEventListener('fullscreenchange', () => {
+    if (!document.fullscreenElement && wrap.classList.contains('full')) set(false);
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && wrap.classList.contains('full')) set(false);
+  });
+  return set;
 }

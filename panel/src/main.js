@@ -4,8 +4,10 @@
 import * as api from './api.js';
 import * as store from './storage.js';
 import { Session, reasonText } from './session.js';
+import { sentence } from './errors.js';
 import { Hosts, showResults } from './hosts.js';
-import { HoldKeys, Trackpad, textBox } from './controls.js';
+import { HoldKeys, Trackpad, textBox, LiveKeys, fullScreenPad } from './controls.js';
+import { WakeLock, vibrate } from './device.js';
 import { $ } from './dom.js';
 
 const WAIT_S = 25;
@@ -54,10 +56,15 @@ const io = {
 const holds = new HoldKeys($('holds'), io, $('pad-result'));
 const pad = new Trackpad($('trackpad'), $('pad-result'), io);
 textBox($('type-form'), $('type-text'), $('type-result'), io);
+new LiveKeys($('live-toggle'), $('live'), $('live-keys'), $('live-result'), io);
+fullScreenPad($('pad-full'), $('pad-wrap'), $('trackpad'));
+const wake = new WakeLock();
+mfd.wake = wake;
 
 async function press(host, action, button) {
   const targets = $('all-hosts').checked ? hosts.withAction(action) : [host];
   if (!targets.length) return;
+  vibrate(store.vibrate());
   showResults(button, null);
   const results = await Promise.all(targets.map(async (t) => ({ ...(await io.send(t, { op: 'action.run', action })), host: t, many: targets.length > 1 })));
   showResults(button, results, (id) => hosts.name(id));
@@ -100,6 +107,29 @@ async function sameServer(info) {
   if (now.server_id !== info.server_id) throw new ServerChanged('another server answers here now');
 }
 
+// askName shows the naming step of a first pairing: the name goes out with
+// the request, so the host's list never shows a placeholder.
+function askName() {
+  setState('naming', 'Name this device');
+  const input = $('device-name');
+  input.value = store.deviceName();
+  $('pair-naming').hidden = false;
+  $('pair-pending').hidden = true;
+  $('pair-refused').hidden = true;
+  showScreen('pair');
+  input.focus();
+  input.select();
+  return new Promise((resolve) => {
+    $('pair-naming').addEventListener('submit', (e) => {
+      e.preventDefault();
+      store.setDeviceName(input.value);
+      $('settings-name').value = store.deviceName();
+      $('pair-naming').hidden = true;
+      resolve();
+    }, { once: true });
+  });
+}
+
 // pair runs POST /authorise until approved; it shows the code while pending
 // and, when refused, waits for the user to ask for a new pairing.
 async function pair(info, early) {
@@ -122,6 +152,8 @@ async function pair(info, early) {
       setState('pending', 'Waiting for approval on the host');
       $('pair-code').textContent = code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
       $('pair-code-cmd').textContent = code;
+      $('pair-as').textContent = store.deviceName();
+      $('pair-naming').hidden = true;
       $('pair-pending').hidden = false;
       $('pair-refused').hidden = true;
       showScreen('pair');
@@ -256,6 +288,7 @@ async function flow() {
         if ((await once('warn-continue', 'warn-retry')) === 'warn-retry') { backoff = 0; continue; }
         store.newKey(info.server_id);
       } else if (!known.key || !known.serverID) {
+        await askName();
         store.newKey(info.server_id);
       }
       setState('busy', 'Signing in…');
@@ -287,17 +320,31 @@ async function flow() {
 }
 
 function settings() {
-  const name = store.deviceName();
-  for (const id of ['device-name', 'settings-name']) {
-    const el = $(id);
-    el.value = name;
-    el.addEventListener('change', () => {
-      store.setDeviceName(el.value);
-      const v = store.deviceName();
-      $('device-name').value = v;
-      $('settings-name').value = v;
-    });
-  }
+  // The naming form never navigates, however often it is submitted.
+  $('pair-naming').addEventListener('submit', (e) => e.preventDefault());
+  const name = $('settings-name');
+  name.value = store.deviceName();
+  name.addEventListener('change', async () => {
+    store.setDeviceName(name.value);
+    name.value = store.deviceName();
+    const out = $('settings-name-result');
+    // Signing in again with the new name renames this device on the server.
+    const key = store.pairing().key;
+    if (!session || !key) { out.textContent = 'Saved on this device; the server hears it at the next sign-in.'; return; }
+    try {
+      const r = await api.authorise(key, store.deviceName(), 0);
+      out.textContent = r.status === 200 ? `Renamed to “${store.deviceName()}” on the server.` : 'Saved on this device.';
+    } catch (err) {
+      out.textContent = `Saved on this device; the server did not take it (${err.message}).`;
+    }
+  });
+  const wakeBox = $('settings-wake');
+  wakeBox.checked = store.keepAwake();
+  wake.set(wakeBox.checked);
+  wakeBox.addEventListener('change', () => { store.setKeepAwake(wakeBox.checked); wake.set(wakeBox.checked); });
+  const vib = $('settings-vibrate');
+  vib.checked = store.vibrate();
+  vib.addEventListener('change', () => store.setVibrate(vib.checked));
   const hk = $('settings-holds');
   hk.value = store.holdKeys().join(', ');
   hk.addEventListener('change', () => {
@@ -312,7 +359,7 @@ function settings() {
     const host = io.target();
     if (host) {
       const r = await io.send(host, { op: 'release.all' });
-      $('pad-result').textContent = r.ok ? `released · ${r.ms} ms` : r.code;
+      $('pad-result').textContent = r.ok ? `released · ${r.ms} ms` : sentence(r);
     }
   });
   // Forgetting takes two presses: the pairing cannot be had back without

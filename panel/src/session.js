@@ -123,6 +123,7 @@ export class Session {
           [`${ROOT}/hosts/+/status`]: { qos: 1 },
           [`${ROOT}/hosts/+/actions`]: { qos: 1 },
           [`${ROOT}/hosts/+/input`]: { qos: 1 },
+          [`${ROOT}/hosts/+/state/+`]: { qos: 1 },
           [this.replyTopic]: { qos: 1 },
           [this.tokenTopic]: { qos: 1 },
         };

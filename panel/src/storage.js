@@ -6,6 +6,8 @@ const K = {
   key: 'mfd.client_key',
   name: 'mfd.name',
   holds: 'mfd.hold_keys',
+  wake: 'mfd.keep_awake',
+  vibrate: 'mfd.vibrate',
 };
 
 export const DEFAULT_HOLDS = ['shift', 'ctrl', 'alt', 'space', 'left', 'up', 'down', 'right'];
@@ -45,6 +47,15 @@ export function deviceName() {
 export function setDeviceName(name) {
   set(K.name, name.trim().slice(0, 64) || null);
 }
+
+// keepAwake is the wake lock setting: off unless chosen, as it costs
+// battery.
+export function keepAwake() { return get(K.wake) === '1'; }
+export function setKeepAwake(on) { set(K.wake, on ? '1' : null); }
+
+// vibrate is on unless turned off.
+export function vibrate() { return get(K.vibrate) !== '0'; }
+export function setVibrate(on) { set(K.vibrate, on ? null : '0'); }
 
 export function holdKeys() {
   const v = get(K.holds);

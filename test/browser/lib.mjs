@@ -302,6 +302,21 @@ export async function openPage(context, url) {
   return { page, log };
 }
 
+// pairingCode takes a fresh page through the naming step of a first
+// pairing (with name, or the default the panel offers) and returns the
+// pairing code once the page shows it.
+export async function pairingCode(page, name = null) {
+  return waitFor(() => page.evaluate((n) => {
+    const m = window.__mfd;
+    if (m.state === 'naming') {
+      if (n) document.getElementById('device-name').value = n;
+      document.getElementById('pair-start').click();
+      return null;
+    }
+    return m.state === 'pending' && m.code;
+  }, name), { timeout: 15000, message: 'a pairing code' });
+}
+
 export function cleanup(dir) {
   try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
 }

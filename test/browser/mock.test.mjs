@@ -36,6 +36,8 @@ describe('panel behaviour against the mock server', { skip }, () => {
     ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, hasTouch: true });
     ({ page, log } = await L.openPage(ctx, mock.url));
     await page.goto(mock.url + '/');
+    await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'naming'), { message: 'the naming step' });
+    await page.click('#pair-start');
     await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'connected'), { timeout: 15000, message: 'connected' });
     await button(DESK, 'mute-mic').waitFor();
   });
@@ -47,7 +49,7 @@ describe('panel behaviour against the mock server', { skip }, () => {
 
   test('every host shows, the offline one dimmed with its actions disabled', async () => {
     await L.waitFor(async () => (await page.locator('.host').count()) === 3, { message: 'three hosts' });
-    assert.deepEqual(await page.locator('.host h3').allInnerTexts(), ['desk', 'laptop', 'media-pc'], 'online first, then by name');
+    assert.deepEqual(await page.locator('.host h3').allInnerTexts(), ['desk', 'laptop', 'media-pc'], 'by name: a host going offline keeps its place');
     assert.ok(await page.locator(`.host[data-host="${MEDIA}"]`).evaluate((el) => el.classList.contains('offline')));
     assert.ok(await button(MEDIA, 'play').isDisabled());
     assert.ok(await button(DESK, 'mute-mic').isEnabled());
@@ -58,7 +60,7 @@ describe('panel behaviour against the mock server', { skip }, () => {
   test('a press carries MQTT 5 response topic, correlation data and a 10 s expiry, and shows ok with the latency', async () => {
     const n = mock.commands.length;
     await button(DESK, 'sign').click();
-    await L.waitFor(async () => /^ok · \d+ ms$/.test(await button(DESK, 'sign').locator('.result').innerText()), { message: 'ok on the button' });
+    await L.waitFor(async () => /^✓ \d+ ms$/.test(await button(DESK, 'sign').locator('.result').innerText()), { message: 'ok on the button' });
     const [c] = mock.commands.slice(n);
     assert.equal(c.topic, `mfd/v1/hosts/${DESK}/cmd/p-1`);
     assert.deepEqual(Object.keys(c.cmd).sort(), ['action', 'id', 'op']);
@@ -69,10 +71,11 @@ describe('panel behaviour against the mock server', { skip }, () => {
     assert.equal(c.messageExpiryInterval, 10);
   });
 
-  test('an error code shows on the button', async () => {
+  test('an error shows on the button and as a plain sentence on its host', async () => {
     await button(LAPTOP, 'screenshot').click();
-    await L.waitFor(async () => /^no_input · \d+ ms$/.test(await button(LAPTOP, 'screenshot').locator('.result').innerText()), { message: 'no_input on the button' });
+    await L.waitFor(async () => /^✗ no input$/.test(await button(LAPTOP, 'screenshot').locator('.result').innerText()), { message: 'no input on the button' });
     assert.ok(await button(LAPTOP, 'screenshot').evaluate((el) => el.classList.contains('err')));
+    assert.match(await page.locator(`.host[data-host="${LAPTOP}"] .status`).innerText(), /^Screenshot: The host has no screen to drive/);
   });
 
   test('with "all hosts" one press goes to every online host with that action, with each result', async () => {
@@ -80,7 +83,8 @@ describe('panel behaviour against the mock server', { skip }, () => {
     await page.check('#all-hosts');
     await button(DESK, 'mute-mic').click();
     const out = button(DESK, 'mute-mic').locator('.result');
-    await L.waitFor(async () => /desk: ok · \d+ ms · laptop: ok · \d+ ms/.test(await out.innerText()), { message: 'one result per host' });
+    await L.waitFor(async () => /^✓ 2$/.test(await out.innerText()), { message: 'both hosts ok on the button' });
+    assert.match(await page.locator(`.host[data-host="${DESK}"] .status`).innerText(), /desk: Done in \d+ ms\. laptop: Done in \d+ ms\./);
     const sent = mock.commands.slice(n).filter((c) => c.cmd.op === 'action.run');
     assert.deepEqual(sent.map((c) => c.host).sort(), [DESK, LAPTOP]);
     assert.notEqual(sent[0].cmd.id, sent[1].cmd.id);
@@ -169,7 +173,7 @@ describe('panel behaviour against the mock server', { skip }, () => {
     await L.sleep(300);
     assert.equal(await page.evaluate(() => window.__mfd.rotations), 1);
     await button(DESK, 'lock').click();
-    await L.waitFor(async () => /^ok/.test(await button(DESK, 'lock').locator('.result').innerText()), { message: 'a press on the new connection' });
+    await L.waitFor(async () => /^✓/.test(await button(DESK, 'lock').locator('.result').innerText()), { message: 'a press on the new connection' });
   });
 
   test('an action that runs past 10 s shows running until its reply, not a timeout', async () => {
@@ -178,7 +182,7 @@ describe('panel behaviour against the mock server', { skip }, () => {
     await button(DESK, 'terminal').click();
     await L.waitFor(async () => (await out.innerText()) === 'running…', { message: 'running… on the button' });
     const t0 = Date.now();
-    await L.waitFor(async () => /^ok · \d+ ms$/.test(await out.innerText()), { timeout: 15000, message: 'ok on the button' });
+    await L.waitFor(async () => /^✓ \d+ ms$/.test(await out.innerText()), { timeout: 15000, message: 'ok on the button' });
     const ms = Number(/(\d+) ms/.exec(await out.innerText())[1]);
     console.log(`# the 11 s action showed running… and then "${await out.innerText()}" (${Date.now() - t0} ms after running… was seen)`);
     assert.ok(ms >= 11000, `ok after ${ms} ms, want the action's 11 s`);
@@ -191,7 +195,8 @@ describe('panel behaviour against the mock server', { skip }, () => {
     await button(DESK, 'terminal').click();
     await L.waitFor(async () => (await out.innerText()) === 'running…', { message: 'running… on the button' });
     await mock.publish(status, JSON.stringify({ host: DESK, online: false }), true);
-    await L.waitFor(async () => /^host offline/.test(await out.innerText()), { message: 'host offline on the button' });
+    await L.waitFor(async () => (await out.innerText()) === '✗ host offline', { message: 'host offline on the button' });
+    assert.match(await page.locator(`.host[data-host="${DESK}"] .status`).innerText(), /^Terminal: The host went offline before it answered\.$/);
     await mock.publish(status, JSON.stringify({ host: DESK, name: 'desk', online: true, os: 'linux', input: 'x11', version: 'mock', screen: { w: 2560, h: 1440 } }), true);
     await L.waitFor(async () => button(DESK, 'terminal').isEnabled(), { message: 'desk back online' });
     mock.delay('terminal', 0);

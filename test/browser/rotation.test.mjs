@@ -50,7 +50,7 @@ describe('token rotation against a real mfd serve', { skip }, () => {
     const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
     ({ page, log } = await L.openPage(ctx, srv.url));
     await page.goto(srv.url + '/');
-    const code = await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'pending' && window.__mfd.code), { message: 'a code' });
+    const code = await L.pairingCode(page);
     await srv.cli('approve', code);
     await L.waitFor(() => page.evaluate(() => window.__mfd.state === 'connected'), { message: 'connected' });
     connectedAt = Date.now();

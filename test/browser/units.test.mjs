@@ -3,6 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultName, parseKeyList } from '../../panel/src/storage.js';
 import { formatResult } from '../../panel/src/dom.js';
+import { register } from 'node:module';
+
+// hosts.js draws icons from `mdi-icons`, a module the panel's build makes
+// (panel/scripts/build.mjs); here it is an empty icon set.
+register('data:text/javascript,' + encodeURIComponent(`export async function resolve(spec, ctx, next) {
+  return spec === 'mdi-icons' ? { url: 'data:text/javascript,export default {}', shortCircuit: true } : next(spec, ctx);
+}`));
 
 test('defaultName names the device from its user agent', () => {
   const cases = [
@@ -29,7 +36,7 @@ test('formatResult says ok or the error code, with the latency', () => {
 });
 
 test('cleanStatus keeps only fields of the right type, and null for a non-object', async () => {
-  const { cleanStatus } = await import('../../panel/src/hosts.js');
+  const { cleanStatus } = await import('../../panel/src/layout.js');
   for (const v of [null, 123, 'x', [], true]) assert.equal(cleanStatus(v), null, `cleanStatus(${JSON.stringify(v)})`);
   assert.deepEqual(cleanStatus({ host: 'h', name: 123, online: 'yes', os: ['linux'], input: 'x11', screen: { w: '1920', h: 1080 } }),
     { online: false, input: 'x11' });
@@ -38,12 +45,31 @@ test('cleanStatus keeps only fields of the right type, and null for a non-object
   assert.equal(cleanStatus({ name: 'n'.repeat(500), online: true }).name, undefined, 'an over-long name is dropped');
 });
 
-test('cleanActions keeps well-formed actions, each id once', async () => {
-  const { cleanActions } = await import('../../panel/src/hosts.js');
-  for (const v of [null, 5, { actions: 'x' }, { actions: { id: 'a' } }, []]) assert.deepEqual(cleanActions(v), [], `cleanActions(${JSON.stringify(v)})`);
-  assert.deepEqual(cleanActions({ actions: [null, 7, { id: 5 }, { id: 'bad id' }, { id: 'a', label: 9, icon: {} }, { id: 'a', label: 'again' }, { id: 'b', label: 'B', icon: 'mdi:x' }] }),
-    [{ id: 'a', label: 'a' }, { id: 'b', label: 'B', icon: 'mdi:x' }]);
-  assert.equal(cleanActions({ actions: Array.from({ length: 500 }, (_, i) => ({ id: `a${i}` })) }).length, 200);
+test('cleanActions keeps well-formed actions, each id once, at most 200, and pages naming only those', async () => {
+  const { cleanActions } = await import('../../panel/src/layout.js');
+  const none = { actions: [], pages: [], configError: '' };
+  for (const v of [null, 5, 'x', { actions: 'x' }, { actions: { id: 'a' } }, [], { actions: [], pages: 'x', config_error: {} }]) {
+    assert.deepEqual(cleanActions(v), none, `cleanActions(${JSON.stringify(v)})`);
+  }
+  const plain = { icon: '', color: '', toggle: false };
+  assert.deepEqual(cleanActions({ actions: [null, 7, { id: 5 }, { id: 'bad id' }, { id: 'a', label: 9, icon: {}, color: 7, toggle: 1 }, { id: 'a', label: 'again', toggle: true }, { id: 'b', label: ' B ', icon: 'mdi:x' }] }).actions,
+    [{ id: 'a', label: 'a', ...plain }, { id: 'b', label: 'B', ...plain, icon: 'mdi:x' }]);
+  assert.equal(cleanActions({ actions: Array.from({ length: 500 }, (_, i) => ({ id: `a${i}` })) }).actions.length, 200);
+  const v = cleanActions({
+    actions: [{ id: 'a' }, { id: 'b' }],
+    pages: [{ name: 'P', buttons: ['a', 'a', 'b', 'a'] }, { name: '   ', buttons: ['a'] }, { name: 'Q', buttons: 'a' }, null, ...Array.from({ length: 80 }, (_, i) => ({ name: `p${i}`, buttons: ['b'] }))],
+    config_error: 'line 2: unknown field "action"',
+  });
+  assert.deepEqual(v.pages[0], { name: 'P', buttons: ['a', 'b'] }, 'a button once per page');
+  assert.equal(v.pages.length, 50, 'at most 50 pages, and none without a name');
+  assert.equal(v.configError, 'line 2: unknown field "action"');
+});
+
+test('cleanState reads ON and OFF, in any case, and nothing else', async () => {
+  const { cleanState } = await import('../../panel/src/layout.js');
+  for (const [text, want] of [['ON', true], [' on\n', true], ['OFF', false], ['off', false], ['', null], ['1', null], ['true', null], ['{"on":true}', null], [null, null]]) {
+    assert.equal(cleanState(text), want, `cleanState(${JSON.stringify(text)})`);
+  }
 });
 
 test('Hosts.update never throws on hostile payloads, and list and name keep working', async () => {
@@ -56,9 +82,19 @@ test('Hosts.update never throws on hostile payloads, and list and name keep work
   const bad = ['null', '123', '"x"', '[]', '{"name":123,"online":true}', '{"name":null,"online":true}', '{"name":{"a":1}}', '{', '{"screen":7,"online":true}'];
   bad.forEach((b, i) => {
     const id = `00000000-0000-4000-8000-00000000000${i}`;
-    for (const leaf of ['status', 'actions', 'input']) hosts.update(`mfd/v1/hosts/${id}/${leaf}`, b);
+    for (const leaf of ['status', 'actions', 'input', 'state/a']) hosts.update(`mfd/v1/hosts/${id}/${leaf}`, b);
   });
   hosts.update(`mfd/v1/hosts/${good}/actions`, '{"actions":[{"id":"a"},{"id":{}},"x"]}');
+  // A toggle's state and the input switch are ON or OFF, anything else unknown.
+  const desk = hosts.hosts.get(good);
+  hosts.update(`mfd/v1/hosts/${good}/state/a`, 'on');
+  hosts.update(`mfd/v1/hosts/${good}/input`, 'off');
+  assert.equal(desk.states.get('a'), true);
+  assert.equal(desk.input, 'OFF');
+  hosts.update(`mfd/v1/hosts/${good}/state/a`, '{"x":1}');
+  hosts.update(`mfd/v1/hosts/${good}/input`, '<b>on</b>');
+  assert.equal(desk.states.has('a'), false);
+  assert.equal(desk.input, null);
   const list = hosts.list();
   assert.ok(list.some((x) => x.id === good && x.status.online), 'the good host is listed');
   for (const x of list) assert.equal(typeof hosts.name(x.id), 'string');
@@ -78,4 +114,44 @@ test('Hosts.update never throws on hostile payloads, and list and name keep work
   assert.equal(hosts.name(lookalike), 'desk (1a2b3c4d-0001)');
   hosts.update(`mfd/v1/hosts/${twin}/status`, '{"online":true}');
   assert.equal(hosts.name(twin), '9f8e7d6c');
+});
+
+test('every reply code has a plain sentence, and the host\'s reason follows it', async () => {
+  const { sentence, short } = await import('../../panel/src/errors.js');
+  const codes = ['bad_request', 'unknown_op', 'unknown_key', 'unknown_action', 'too_large', 'rate_limited', 'expired', 'no_input', 'input_off', 'forbidden', 'internal', 'unsupported', 'refused', 'busy', 'cancelled', 'timeout', 'offline', 'host offline'];
+  for (const code of codes) {
+    const s = sentence({ ok: false, code, ms: 3 });
+    assert.match(s, /^[A-Z].*[.)]$/, `${code}: ${s}`);
+    assert.ok(!s.includes(code), `${code}: the sentence is not the code (${s})`);
+  }
+  assert.equal(
+    sentence({ ok: false, code: 'internal', message: 'action "t" step 1: starting vlc: exec: "vlc": executable file not found in $PATH', ms: 4 }),
+    'Something went wrong on the host. Action "t" step 1: starting vlc: exec: "vlc": executable file not found in $PATH.');
+  assert.equal(sentence({ ok: true, ms: 9 }), 'Done in 9 ms.');
+  assert.equal(short({ ok: false, code: 'input_off' }), '✗ input off');
+  assert.equal(short({ ok: true, ms: 9 }), '✓ 9 ms');
+  assert.equal(short({ ok: false, code: 'busy' }), '✗ running');
+  assert.equal(
+    sentence({ ok: false, code: 'cancelled', message: 'action "t" cancelled at step 2 of 3: release.all', ms: 5 }),
+    'The action was stopped before it finished. Action "t" cancelled at step 2 of 3: release.all.');
+});
+
+test('a host\'s actions payload keeps only well-formed parts, and every action lands on a page', async () => {
+  const { cleanActions, pagesOf, textOn } = await import('../../panel/src/layout.js');
+  const v = cleanActions({
+    actions: [
+      { id: 'a', label: 'A', icon: 'mdi:play', color: '#c62828', toggle: true },
+      { id: 'b', label: 123, color: 'red', toggle: 'yes' },
+      { id: 'bad id' }, null, { id: 'c' },
+    ],
+    pages: [{ name: 'One', buttons: ['a', 'nope', 7] }, { name: 5, buttons: [] }, { name: 'Two' }],
+    config_error: 42,
+  });
+  assert.deepEqual(v.actions.map((a) => [a.id, a.label, a.color, a.toggle]), [['a', 'A', '#c62828', true], ['b', 'b', '', false], ['c', 'c', '', false]]);
+  assert.deepEqual(v.pages, [{ name: 'One', buttons: ['a'] }]);
+  assert.equal(v.configError, '');
+  assert.deepEqual(pagesOf(v).map((p) => [p.name, p.buttons]), [['One', ['a']], ['Other', ['b', 'c']]]);
+  assert.deepEqual(pagesOf({ actions: v.actions, pages: [] }).map((p) => p.buttons), [['a', 'b', 'c']]);
+  assert.equal(textOn('#f9a825'), '#111');
+  assert.equal(textOn('#c62828'), '#fff');
 });

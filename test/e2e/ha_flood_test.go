@@ -19,7 +19,7 @@ const rediscoverEvery = 5 * time.Second
 // once and the rest at most once per rediscoverEvery, its state file is not
 // rewritten, and a panel's commands keep their round trip meanwhile.
 func TestBirthMessageFloodIsDebounced(t *testing.T) {
-	s, _ := startHAServer(t)
+	s, _, _ := startHAServer(t)
 	in := haAddIntegration(t, s, "HA")
 	ha := connectHA(t, s, in, in.Sub)
 	host := haHostOf(t, ha)

@@ -26,15 +26,30 @@ import (
 // birth message ("online" there), and it subscribes to the discovery
 // prefix as it does.
 
-// haAction is the host config's one action: it types "ha".
-const haAction = "type-ha"
+// haAction is the host config's action that types "ha"; haToggle is a
+// toggle whose state probe tests a flag file the test flips.
+const (
+	haAction = "type-ha"
+	haToggle = "mic-muted"
+)
 
-const haConfig = `actions:
+// haConfig is the host config, with the toggle's flag file.
+func haConfig(flag string) string {
+	return `actions:
   - id: ` + haAction + `
     label: Type ha
     steps:
       - {op: text.type, text: "ha"}
+  - id: ` + haToggle + `
+    label: Mic muted
+    icon: mdi:microphone-off
+    steps:
+      - {op: key.tap, key: f13}
+    state:
+      exec: [test, -e, "` + flag + `"]
+      every: 500ms
 `
+}
 
 // haTyped is what xev sees when the action runs.
 var haTyped = xtest.Seq(xtest.KeyTap("0x68"), xtest.KeyTap("0x61"))
@@ -425,16 +440,18 @@ func haHostOf(t *testing.T, watcher *asyncClient) string {
 }
 
 // startHAServer starts Xvfb, xev and `mfd serve` with its agent and the
-// config above.
-func startHAServer(t *testing.T) (*server, *xtest.Xev) {
+// config above; it returns the toggle's flag file too.
+func startHAServer(t *testing.T) (*server, *xtest.Xev, string) {
 	t.Helper()
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
-	cfg := filepath.Join(t.TempDir(), "host.yaml")
-	if err := os.WriteFile(cfg, []byte(haConfig), 0o600); err != nil {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "mic-muted")
+	cfg := filepath.Join(dir, "host.yaml")
+	if err := os.WriteFile(cfg, []byte(haConfig(flag)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startServer(t, withAgent(display), withConfig(cfg)), xev
+	return startServer(t, withAgent(display), withConfig(cfg)), xev, flag
 }
 
 // haPanel is an approved panel on MQTT 5 over WSS, subscribed to its
@@ -528,7 +545,7 @@ func haDiscoveryTopics(host string) (button, sw, event string) {
 // Assistant's birth message brings discovery again, and stopping the
 // server's agent makes the device unavailable.
 func TestHomeAssistant(t *testing.T) {
-	s, xev := startHAServer(t)
+	s, xev, flag := startHAServer(t)
 	in := haAddIntegration(t, s, "HA")
 	ha := connectHA(t, s, in, in.Sub)
 	host := haHostOf(t, ha)
@@ -579,6 +596,33 @@ func TestHomeAssistant(t *testing.T) {
 	if d := docs[evTopic]; d.StateTopic != "mfd/v1/hosts/"+host+"/events" || !slices.Contains(d.EventTypes, "press") {
 		t.Errorf("event: state_topic %q event_types %v, want the host's events and press", d.StateTopic, d.EventTypes)
 	}
+	// (f) The toggle is a binary_sensor of the same device, reading the
+	// retained state its probe publishes: OFF, then ON once the host has
+	// the flag file.
+	bsTopic := "homeassistant/binary_sensor/mfd-" + host + "/" + haToggle + "/config"
+	m := ha.waitMsg("discovery on "+bsTopic, 0, func(m haMsg) bool { return m.topic == bsTopic })
+	var bs haDoc
+	if err := json.Unmarshal(m.payload, &bs); err != nil || !m.retain {
+		t.Fatalf("binary_sensor discovery %v: %v, want a retained JSON document", m, err)
+	}
+	stateTopic := "mfd/v1/hosts/" + host + "/state/" + haToggle
+	if bs.StateTopic != stateTopic || bs.PayloadOn != "ON" || bs.PayloadOff != "OFF" || bs.Name != "Mic muted" ||
+		!slices.Equal(bs.Device.Identifiers, docs[btnTopic].Device.Identifiers) || len(bs.Availability) != 1 || bs.Availability[0].Topic != statusTopic ||
+		bs.UniqueID == "" || ids[bs.UniqueID] {
+		t.Errorf("binary_sensor: %+v, want state_topic %s, ON/OFF, the host's device and availability, its own unique_id", bs, stateTopic)
+	}
+	ha.subscribe(stateTopic, 1)
+	if m := ha.waitMsg("the toggle's retained state", 0, func(m haMsg) bool { return m.topic == stateTopic }); !m.retain || string(m.payload) != "OFF" {
+		t.Errorf("state of %s at subscription: %v, want a retained OFF", haToggle, m)
+	}
+	mark := ha.mark()
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ha.waitMsg("the toggle's state ON after the host's flag appears", mark, func(m haMsg) bool {
+		return m.topic == stateTopic && string(m.payload) == "ON"
+	})
+
 	// What the availability template reads: online is a JSON true now.
 	ha.subscribe(docs[swTopic].StateTopic, 1)
 	ha.subscribe(docs[evTopic].StateTopic, 0)
@@ -598,7 +642,7 @@ func TestHomeAssistant(t *testing.T) {
 	}
 	xev.Expect(t, "the panel's x before the switch", xtest.KeyTap("0x78")...)
 
-	mark := ha.mark()
+	mark = ha.mark()
 	ha.mustPublish(docs[swTopic].CommandTopic, []byte("OFF"), 1)
 	ha.waitMsg("the input state OFF", mark, func(m haMsg) bool {
 		return m.topic == docs[swTopic].StateTopic && string(m.payload) == "OFF"
@@ -698,7 +742,7 @@ func TestHomeAssistant(t *testing.T) {
 // acceptance: an integration can press and switch but never send a
 // panel's commands, and revoking it disconnects it at once.
 func TestHomeAssistantCannotCommandAndIsRevoked(t *testing.T) {
-	s, xev := startHAServer(t)
+	s, xev, _ := startHAServer(t)
 	in := haAddIntegration(t, s, "HA")
 	ha := connectHA(t, s, in, in.Sub)
 	host := haHostOf(t, ha)
