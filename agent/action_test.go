@@ -210,6 +210,38 @@ func TestActionCancel(t *testing.T) {
 	}
 }
 
+// TestActionAcrossReload: a run finishes with the config it started with,
+// and can still be cancelled after a reload dropped its action.
+func TestActionAcrossReload(t *testing.T) {
+	ta := newTestAgent(t, func(o *Options) { o.Config = actionConfig(t, "") }).started()
+	ta.send(subA, `{"id":"1","op":"action.run","action":"long"}`)
+	ta.send(subA, `{"id":"2","op":"action.run","action":"hold"}`)
+	ta.wantCallsInAnyOrder(`type "a"`, "down shift", "bdown 1")
+	ta.Reload(mustParse(t, "actions: [{id: other, steps: [{op: key.tap, key: o}]}]"))
+
+	ta.send(subB, `{"id":"c1","op":"action.cancel","action":"hold"}`)
+	if r := ta.replies(subB, 1)[0]; !r.OK {
+		t.Errorf("action.cancel of a run whose action the reload dropped = %+v, want ok", r)
+	}
+	if r := ta.replies(subA, 1)[0]; r.ID != "2" || codeOf(r) != wire.CodeCancelled {
+		t.Errorf("hold = %+v, want cancelled", r)
+	}
+	ta.advanceAsleep(1, 10*time.Second)
+	rs := byID(ta.replies(subA, 2))
+	if !rs["1"].OK {
+		t.Errorf("long = %+v, want ok: it finishes with the config it started with", rs["1"])
+	}
+	ta.wantCallsInAnyOrder(`type "a"`, "down shift", "bdown 1", "up shift", "bup 1", `type "b"`)
+
+	// Nothing of it runs now: the dropped action is unknown.
+	ta.send(subB, `{"id":"c2","op":"action.cancel","action":"hold"}`)
+	ta.send(subB, `{"id":"3","op":"action.run","action":"long"}`)
+	rs = byID(ta.replies(subB, 3))
+	if codeOf(rs["c2"]) != wire.CodeUnknownAction || codeOf(rs["3"]) != wire.CodeUnknownAction {
+		t.Errorf("cancel and run of a dropped action = %+v, %+v, want unknown_action", rs["c2"], rs["3"])
+	}
+}
+
 // TestActionCancelledByReleaseAllInputOffAndClose: release.all, remote
 // input switched off and Close each cancel every running action.
 func TestActionCancelledByReleaseAllInputOffAndClose(t *testing.T) {

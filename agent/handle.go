@@ -358,10 +358,12 @@ func (a *Agent) runCommand(t task) {
 		a.publishReply(t.rt, r)
 		return
 	case wire.OpActionCancel:
-		if _, ok := a.config().action(c.Action); !ok {
-			err = errf(wire.CodeUnknownAction, "unknown action %q", c.Action)
-		} else {
-			a.cancelActions(c.Action, fmt.Errorf("action.cancel from %s", t.sub))
+		// A run outlives a reload that drops its action, so the runs are
+		// asked before the config.
+		if a.cancelActions(c.Action, fmt.Errorf("action.cancel from %s", t.sub)) == 0 {
+			if _, ok := a.config().action(c.Action); !ok {
+				err = errf(wire.CodeUnknownAction, "unknown action %q", c.Action)
+			}
 		}
 	case wire.OpReleaseAll:
 		a.cancelActions("", errReleaseAll)
