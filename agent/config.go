@@ -141,6 +141,7 @@ var (
 	haFields     = []string{"disabled", "enabled", "prefix"}
 	actionFields = []string{"id", "label", "icon", "color", "steps", "overlap", "state"}
 	stateFields  = []string{"exec", "every"}
+	execFields   = []string{"exec", "wait"}
 	pageFields   = []string{"name", "buttons"}
 )
 
@@ -528,9 +529,9 @@ func parseStep(n *yaml.Node) (Step, error) {
 		}
 		s.Sleep = d
 	case keys["exec"] != nil:
-		for k := range keys {
-			if k != "exec" && k != "wait" {
-				return s, fmt.Errorf("an exec step has no field %q (only wait)", k)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "exec" && k.Value != "wait" {
+				return s, unknownField(k, execFields)
 			}
 		}
 		var argv []string

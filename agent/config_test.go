@@ -73,7 +73,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"actions: [{id: a, steps: [{exec: [sh], sleep: 1s}]}]", `no other fields`},
 		{"actions: [{id: a, steps: [{nothing: 1}]}]", `needs op, sleep or exec`},
 		{"actions: [{id: a, steps: [{exec: [sh], wait: maybe}]}]", `wait must be true or false`},
-		{"actions: [{id: a, steps: [{exec: [sh], colour: red}]}]", `no field "colour" (only wait)`},
+		{"actions: [{id: a, steps: [{exec: [sh], colour: red}]}]", `line 1: unknown field "colour"`},
+		{"actions:\n  - id: a\n    steps:\n      - {exec: [sh], wiat: true}", `step 1 (line 4): line 4: unknown field "wiat" (did you mean "wait"?)`},
+		{"actions:\n  - id: a\n    overlapp: true\n    steps: [{sleep: 1s}]", `line 3: unknown field "overlapp" (did you mean "overlap"?)`},
+		{"actions:\n  - id: a\n    overlap: often\n    steps: [{sleep: 1s}]", `line 3: overlap must be true or false`},
 		{"actions: [{id: a, overlap: often, steps: [{sleep: 1s}]}]", `overlap must be true or false`},
 		{"actions: [{id: a, steps: [{op: action.cancel, action: b}]}]", `cannot run or cancel an action`},
 		{"actions: [{id: a, colour: red, steps: [{sleep: 1s}]}]", `unknown field "colour"`},
@@ -299,6 +302,35 @@ func TestDiscovery(t *testing.T) {
 	// connection, which these tests do not have: only check it is not
 	// mistaken for a command).
 	ta.onPublish(&paho.Publish{Topic: "homeassistant/status", Payload: []byte("online")})
+}
+
+// TestParseConfigEveryField: one action with 11b's fields (overlap, an
+// exec step's wait) and the deck's (icon, color, state, on a page).
+func TestParseConfigEveryField(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+pages: [{name: Main, buttons: [backup]}]
+actions:
+  - id: backup
+    label: Back up
+    icon: mdi:backup-restore
+    color: "#1565c0"
+    overlap: true
+    steps:
+      - {exec: [/usr/local/bin/backup-notes], wait: true}
+    state: {exec: [test, -e, /tmp/backed-up], every: 10s}
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	a := c.Actions[0]
+	if !a.Overlap || !a.Steps[0].Wait || a.Icon != "mdi:backup-restore" || a.Color != "#1565c0" ||
+		a.State == nil || a.State.Every != 10*time.Second || len(c.Pages) != 1 {
+		t.Errorf("ParseConfig = %+v (state %+v, pages %+v), want every field kept", a, a.State, c.Pages)
+	}
+	w := c.wireActions()
+	if len(w.Actions) != 1 || !w.Actions[0].Toggle || w.Actions[0].Color != "#1565c0" || len(w.Pages) != 1 {
+		t.Errorf("wireActions = %+v", w)
+	}
 }
 
 // TestParseConfigWaitAndOverlap parses the backup example of topics.md.
