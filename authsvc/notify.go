@@ -62,6 +62,10 @@ func (d DesktopNotifier) NotifyPairing(req PairingRequest) {
 	title := "mfd: pairing request"
 	body := fmt.Sprintf("%q (%s) from %s wants to pair.\nCode: %s\nApprove with: mfd clients approve %s",
 		req.Name, req.Role, req.RemoteAddr, req.Code, req.Code)
+	if req.Role == wire.RoleAgent {
+		body = fmt.Sprintf("%q (agent of host %s, ID %s) from %s wants to pair.\nCode: %s\nApprove with: mfd clients approve %s",
+			req.Name, req.Name, req.Host.Short(), req.RemoteAddr, req.Code, req.Code)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
