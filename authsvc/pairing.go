@@ -224,14 +224,19 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		s.seenDirty = true
 		return authResult{out: outApproved, rec: *rec}
 	}
-	if e := s.byHash[hash]; e != nil {
-		s.mu.Unlock()
-		return authResult{out: outPending, entry: e}
-	}
 	if o := s.hostTakenLocked(req.host, ""); o != nil {
+		if e := s.byHash[hash]; e != nil {
+			// Another agent was approved for this host meanwhile: this
+			// request can never be.
+			s.removePendingLocked(e)
+		}
 		s.mu.Unlock()
 		s.log.Warn("pairing refused: another agent holds this host ID", "name", req.name, "host", req.host, "holder", o.Sub, "holder_name", o.Name, "addr", addr)
 		return authResult{out: outHostTaken, rec: *o}
+	}
+	if e := s.byHash[hash]; e != nil {
+		s.mu.Unlock()
+		return authResult{out: outPending, entry: e}
 	}
 	bucket := addrBucket(addr)
 	if until, ok := s.cooldown[bucket]; ok {
