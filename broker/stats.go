@@ -22,3 +22,20 @@ func (b *Broker) SessionCount() int {
 	defer b.hook.mu.RUnlock()
 	return len(b.hook.sessions)
 }
+
+// SubscriptionCount reports how many subscriptions the network clients'
+// sessions hold, kept sessions included.
+func (b *Broker) SubscriptionCount() int {
+	n := 0
+	for _, cl := range b.server.Clients.GetAll() {
+		if !cl.Net.Inline {
+			n += cl.State.Subscriptions.Len()
+		}
+	}
+	return n
+}
+
+// RetainedCount reports how many retained messages the broker holds.
+func (b *Broker) RetainedCount() int {
+	return b.server.Topics.Retained.Len()
+}
