@@ -81,6 +81,7 @@ func (h *hook) sendDelayedWill(id string, w *delayedWill) {
 	}
 	err := b.server.InjectPacket(b.willClient, packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: w.will.Qos, Retain: w.will.Retain},
+		PacketID:    1, // mochi wants one for QoS 1 or 2; an inline client gets no ack
 		TopicName:   w.will.TopicName,
 		Payload:     w.will.Payload,
 		Properties:  packets.Properties{User: w.will.User},
