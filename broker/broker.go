@@ -89,8 +89,10 @@ const (
 	// MaxQueuedBytes caps, per client (subject), the bytes the broker has
 	// written to that client's connections and they have not yet taken:
 	// a connection that stops reading is closed (a slow consumer, as NATS
-	// does) once its client's connections together hold more.
-	MaxQueuedBytes = 4 << 20
+	// does) once its client's connections together hold more. It leaves
+	// room for a subscription's burst of retained messages (an agent may
+	// keep 512 of up to 16 KiB).
+	MaxQueuedBytes = 16 << 20
 	// MaxRetainedPerClient caps the retained messages one client (an
 	// agent: its host's topics and discovery documents) keeps on the
 	// broker; a retained publish for a further topic is refused.
