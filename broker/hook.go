@@ -306,7 +306,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if q, ok := cl.Net.Conn.(*queueConn); ok {
 		cq := h.queues[sub]
 		if cq == nil {
-			cq = &clientQueue{sub: sub, log: h.b.log, conns: map[*queueConn]int{}}
+			cq = &clientQueue{sub: sub, log: h.b.log, conns: map[*queueConn]*held{}}
 			h.queues[sub] = cq
 		}
 		cq.attach(q)

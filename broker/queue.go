@@ -33,9 +33,9 @@ type queueConn struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	buf     []byte
-	closing bool // Close was called: write out what is held, then close
-	dead    bool // closed for not reading: drop what is held
+	bufs    [][]byte // one per write: what is held is what is counted
+	closing bool     // Close was called: write out what is held, then close
+	dead    bool     // closed for not reading: drop what is held
 	done    chan struct{}
 }
 
@@ -63,13 +63,14 @@ func (c *queueConn) Write(p []byte) (int, error) {
 			return 0, errSlowConsumer
 		}
 	}
+	b := append([]byte(nil), p...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing || c.dead {
 		q.release(c, len(p))
 		return 0, net.ErrClosed
 	}
-	c.buf = append(c.buf, p...)
+	c.bufs = append(c.bufs, b)
 	c.cond.Signal()
 	return len(p), nil
 }
@@ -77,33 +78,50 @@ func (c *queueConn) Write(p []byte) (int, error) {
 // flush writes out what is queued until the connection closes.
 func (c *queueConn) flush(q *clientQueue) {
 	defer close(c.done)
-	var spare []byte
 	for {
 		c.mu.Lock()
-		for len(c.buf) == 0 && !c.closing && !c.dead {
+		for len(c.bufs) == 0 && !c.closing && !c.dead {
 			c.cond.Wait()
 		}
-		if len(c.buf) == 0 || c.dead {
+		if len(c.bufs) == 0 || c.dead {
 			c.mu.Unlock()
 			_ = c.Conn.Close()
 			return
 		}
-		b := c.buf
-		c.buf = spare[:0]
+		bufs := c.bufs
+		c.bufs = nil
 		c.mu.Unlock()
-		_, err := c.Conn.Write(b)
-		q.release(c, len(b))
-		spare = b
-		if err != nil {
-			c.mu.Lock()
-			c.dead = true
-			q.release(c, len(c.buf))
-			c.buf = nil
-			c.mu.Unlock()
-			_ = c.Conn.Close()
-			return
+		for i, b := range bufs {
+			_, err := c.Conn.Write(b)
+			q.release(c, len(b))
+			bufs[i] = nil
+			if err != nil {
+				n := 0
+				for _, rest := range bufs[i+1:] {
+					n += len(rest)
+				}
+				q.release(c, n)
+				c.mu.Lock()
+				c.dead = true
+				c.mu.Unlock()
+				_ = c.Conn.Close()
+				c.drop()
+				return
+			}
 		}
 	}
+}
+
+// drop releases whatever is still queued on a dead connection.
+func (c *queueConn) drop() {
+	c.mu.Lock()
+	n := 0
+	for _, b := range c.bufs {
+		n += len(b)
+	}
+	c.bufs = nil
+	c.mu.Unlock()
+	c.q.Load().release(c, n)
 }
 
 // Close stops the connection. What is queued (a DISCONNECT, say) is still
@@ -127,6 +145,7 @@ func (c *queueConn) Close() error {
 }
 
 // kill closes a connection that does not read, dropping what it holds.
+// The write its writer is blocked in stays counted until it returns.
 func (c *queueConn) kill() {
 	c.mu.Lock()
 	if c.dead {
@@ -134,18 +153,30 @@ func (c *queueConn) kill() {
 		return
 	}
 	c.dead = true
-	n := len(c.buf)
-	c.buf = nil
 	c.cond.Signal()
 	c.mu.Unlock()
-	c.q.Load().release(c, n)
-	_ = c.Conn.Close() // also ends a write blocked in flush
+	c.drop()
+	q := c.q.Load()
+	q.log.Warn("mqtt connection closed: it stopped reading", "client", q.sub, "remote", c.RemoteAddr().String(), "held", q.markDead(c))
+	// Closing also ends the write blocked in flush. It may itself wait
+	// (a WebSocket tries a close frame for 100 ms), and kill runs in
+	// another connection's writer, which must not stall meanwhile.
+	go func() { _ = c.Conn.Close() }()
 }
 
-// wait returns once the connection's writer has finished, which Close
-// bounds by drainTimeout.
+// wait returns once the connection's writer has finished: at most
+// drainTimeout after Close, when the connection is cut (a write already
+// blocked on a peer that does not read ignores a later deadline).
 func (c *queueConn) wait() {
-	if c.q.Load() != nil {
+	if c.q.Load() == nil {
+		return
+	}
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		_ = c.Conn.Close()
 		<-c.done
 	}
 }
@@ -158,52 +189,72 @@ type clientQueue struct {
 
 	mu    sync.Mutex
 	total int
-	conns map[*queueConn]int // bytes each holds
+	conns map[*queueConn]*held
+}
+
+// held is what one connection holds; a dead one is never a victim again
+// but counts until its blocked write returns.
+type held struct {
+	n    int
+	dead bool
 }
 
 // attach counts c against q and starts c's writer. It runs in OnConnect,
 // before the CONNACK, when nothing else writes to c.
 func (q *clientQueue) attach(c *queueConn) {
 	q.mu.Lock()
-	q.conns[c] = 0
+	q.conns[c] = &held{}
 	q.mu.Unlock()
 	c.q.Store(q)
 	go c.flush(q)
 }
 
-// detach forgets c and reports whether q has no connections left.
+// detach forgets c, whose writer has finished, and reports whether q has
+// no connections left.
 func (q *clientQueue) detach(c *queueConn) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.total -= q.conns[c]
+	if h := q.conns[c]; h != nil {
+		q.total -= h.n
+	}
 	delete(q.conns, c)
 	return len(q.conns) == 0
 }
 
 // reserve counts n more bytes for c. Over MaxQueuedBytes it returns the
-// connection holding the most, the one that stopped reading, for the
+// live connection holding the most, the one that stopped reading, for the
 // caller to kill; the reservation stands unless that is c itself.
 func (q *clientQueue) reserve(c *queueConn, n int) (victim *queueConn) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.total+n > MaxQueuedBytes {
 		most := -1
-		for k, v := range q.conns {
-			if v > most {
-				victim, most = k, v
+		for k, h := range q.conns {
+			if !h.dead && h.n > most {
+				victim, most = k, h.n
 			}
 		}
 		if victim == c || victim == nil {
-			q.log.Warn("mqtt connection closed: it stopped reading", "client", q.sub, "queued", q.total)
 			return c
 		}
-		q.log.Warn("mqtt connection closed: it stopped reading", "client", q.sub, "queued", q.total, "held", most)
 	}
-	if _, ok := q.conns[c]; ok {
-		q.conns[c] += n
+	if h := q.conns[c]; h != nil {
+		h.n += n
 		q.total += n
 	}
 	return victim
+}
+
+// markDead excludes c from the victims and returns what it still holds.
+func (q *clientQueue) markDead(c *queueConn) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h := q.conns[c]
+	if h == nil {
+		return 0
+	}
+	h.dead = true
+	return h.n
 }
 
 // release uncounts n bytes of c: written, or dropped.
@@ -213,9 +264,9 @@ func (q *clientQueue) release(c *queueConn, n int) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if have, ok := q.conns[c]; ok {
-		n = min(n, have)
-		q.conns[c] = have - n
+	if h := q.conns[c]; h != nil {
+		n = min(n, h.n)
+		h.n -= n
 		q.total -= n
 	}
 }

@@ -34,6 +34,7 @@ func serverStats(br *broker.Broker) map[string]any {
 		st["mqtt_sessions"] = br.SessionCount()
 		st["mqtt_subscriptions"] = br.SubscriptionCount()
 		st["mqtt_retained"] = br.RetainedCount()
+		st["mqtt_queued_bytes_max"] = br.QueuedBytes()
 	}
 	return st
 }
