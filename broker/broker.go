@@ -26,6 +26,14 @@
 //     publish is refused is disconnected (3.1.1 has no negative PUBACK).
 //   - Tokens rotate per session: each session asks for a fresh token at
 //     2/3 of its own token's life.
+//   - State is bounded per client (see the Max constants): subscriptions
+//     (0x97 past the caps), topic levels and length, Correlation Data,
+//     retained messages, and the bytes written to its connections and not
+//     yet read (a connection that stops reading is closed). A DISCONNECT
+//     cannot lengthen a session; a Will waits at most as long as its
+//     session; revoking a client cancels its delayed Wills and clears the
+//     retained messages only it could write. An agent's discovery documents
+//     are only those agents publish (retained.go).
 package broker
 
 import (
