@@ -38,7 +38,12 @@ type session struct {
 	cl   *mqtt.Client
 	// The fields below are guarded by hook.mu.
 	id      authn.Identity
-	live    bool // CONNACK sent, counted for presence
+	live    bool // CONNACK sent
+	// counted is set when OnConnect accepts the session, before mochi
+	// writes the CONNACK: a client may end another session the moment it
+	// reads that CONNACK, before OnSessionEstablished runs, and that must
+	// not look like its subject's last session ending.
+	counted bool
 	revoked bool
 	expired bool
 	rotate  Timer
@@ -301,7 +306,8 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if h.gen[sub] != gen {
 		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "revoked while connecting")
 	}
-	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, id: id}
+	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, id: id, counted: true}
+	h.live[sub]++
 	h.idents[sub] = id
 	if q, ok := cl.Net.Conn.(*queueConn); ok {
 		cq := h.queues[sub]
@@ -377,7 +383,6 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		return
 	}
 	s.live = true
-	h.live[s.id.Sub]++
 	h.scheduleLocked(s)
 	id := s.id
 	// A session resumed under the same identifier cancels its delayed
@@ -490,7 +495,7 @@ func (h *hook) connEnded(conn net.Conn, panicked bool) {
 		}
 	}
 	last := false
-	if s.live {
+	if s.counted {
 		h.live[s.id.Sub]--
 		if h.live[s.id.Sub] <= 0 {
 			delete(h.live, s.id.Sub)
