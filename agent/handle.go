@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -60,6 +63,17 @@ type heldInput struct {
 	kind   heldInputKind
 	key    string
 	button input.Button
+}
+
+// heldOrder lists held's inputs keys first, then buttons, each by name,
+// so that what is released together is released in the same order every
+// time (a map's order would differ from run to run).
+func heldOrder(held map[heldInput]*hold) []heldInput {
+	ks := slices.Collect(maps.Keys(held))
+	slices.SortFunc(ks, func(a, b heldInput) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), strings.Compare(a.key, b.key), cmp.Compare(a.button, b.button))
+	})
+	return ks
 }
 
 // hold is a held key or button: who holds it and until when each lease
@@ -510,7 +524,7 @@ func (a *Agent) releaseAll(why string) {
 	if len(a.held) > 0 {
 		a.log.Info("releasing held keys and buttons", "count", len(a.held), "why", why)
 	}
-	for k := range a.held {
+	for _, k := range heldOrder(a.held) {
 		if err := a.release(k); err != nil && !errors.Is(err, input.ErrNoInput) {
 			a.log.Warn("releasing", "err", err)
 		}
@@ -520,7 +534,8 @@ func (a *Agent) releaseAll(why string) {
 
 // releaseSub ends every lease sub holds.
 func (a *Agent) releaseSub(sub ids.Subject) {
-	for k, h := range a.held {
+	for _, k := range heldOrder(a.held) {
+		h := a.held[k]
 		if _, ok := h.leases[sub]; !ok {
 			continue
 		}
@@ -538,7 +553,8 @@ func (a *Agent) releaseSub(sub ids.Subject) {
 // sweepLeases releases what nobody renewed in time.
 func (a *Agent) sweepLeases() {
 	now := a.clock.Now()
-	for k, h := range a.held {
+	for _, k := range heldOrder(a.held) {
+		h := a.held[k]
 		for s, until := range h.leases {
 			if !now.Before(until) {
 				delete(h.leases, s)

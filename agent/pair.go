@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -134,7 +135,7 @@ func Pair(ctx context.Context, opts PairOptions) (*Pairing, error) {
 	// First contact: accept whatever certificate is presented, but only
 	// if /info, read over that very connection, reports the same
 	// fingerprint. Later contacts check the pin in the handshake.
-	var presented string
+	var presented, presentedCA string
 	var presentedMu sync.Mutex
 	p.tls = &tls.Config{
 		InsecureSkipVerify: true, // replaced by the pin check below
@@ -143,15 +144,16 @@ func Pair(ctx context.Context, opts PairOptions) (*Pairing, error) {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("the server presented no certificate")
 			}
-			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			fp := hex.EncodeToString(sum[:])
+			fp, ca := certFingerprints(cs.PeerCertificates)
 			presentedMu.Lock()
 			defer presentedMu.Unlock()
+			// The pin is the server's local CA when it has one (so that
+			// the leaf it signs can be renewed), else its certificate.
 			want := p.Fingerprint
-			if want != "" && fp != want {
+			if want != "" && fp != want && (ca == "" || ca != want) {
 				return fmt.Errorf("%w: pinned %s, presented %s", ErrCertChanged, ids.ShortHex(want, 16), ids.ShortHex(fp, 16))
 			}
-			presented = fp
+			presented, presentedCA = fp, ca
 			return nil
 		},
 	}
@@ -171,7 +173,7 @@ func Pair(ctx context.Context, opts PairOptions) (*Pairing, error) {
 		return nil, err
 	}
 	presentedMu.Lock()
-	fp := presented
+	fp, caFP := presented, presentedCA
 	presentedMu.Unlock()
 	if info.API != wire.API {
 		return nil, fmt.Errorf("pairing: the server speaks API %d, this agent %d", info.API, wire.API)
@@ -181,11 +183,15 @@ func Pair(ctx context.Context, opts PairOptions) (*Pairing, error) {
 			return nil, fmt.Errorf("pairing: %w: the server reports %s but presented %s",
 				ErrCertChanged, ids.ShortHex(normFingerprint(info.TLSFingerprint), 16), ids.ShortHex(fp, 16))
 		}
-		pin = serverPin{Server: opts.Server.String(), ServerID: info.ServerID, Fingerprint: fp, PinnedAt: time.Now().UTC()}
+		pinned := fp
+		if caFP != "" && normFingerprint(info.CAFingerprint) == caFP {
+			pinned = caFP
+		}
+		pin = serverPin{Server: opts.Server.String(), ServerID: info.ServerID, Fingerprint: pinned, PinnedAt: time.Now().UTC()}
 		if err := savePin(opts.StateDir, pin); err != nil {
 			return nil, fmt.Errorf("pairing: %w", err)
 		}
-		p.log.Info("pinned the server on first contact", "server", info.ServerID, "fingerprint", ids.ShortHex(fp, 16))
+		p.log.Info("pinned the server on first contact", "server", info.ServerID, "fingerprint", ids.ShortHex(pinned, 16), "ca", pinned != fp)
 	} else if info.ServerID != pin.ServerID {
 		// No advice on the pin file here: mfd agent gives it for both
 		// refusals.
@@ -423,6 +429,22 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// certFingerprints returns the SHA-256 of the presented leaf and, when the
+// chain ends in a CA that signed it, of that CA; "" when there is none.
+func certFingerprints(chain []*x509.Certificate) (leaf, ca string) {
+	sum := sha256.Sum256(chain[0].Raw)
+	leaf = hex.EncodeToString(sum[:])
+	if len(chain) < 2 {
+		return leaf, ""
+	}
+	root := chain[len(chain)-1]
+	if !root.IsCA || chain[0].CheckSignatureFrom(root) != nil {
+		return leaf, ""
+	}
+	sum = sha256.Sum256(root.Raw)
+	return leaf, hex.EncodeToString(sum[:])
 }
 
 func normFingerprint(s string) string {

@@ -33,6 +33,7 @@ type fakeAuthServer struct {
 	srv      *httptest.Server
 	id       ids.ServerID
 	fp       string // reported in /info; "" means the real one
+	caFP     string // reported in /info as the local CA's
 	mu       sync.Mutex
 	pending  int           // answer 202 this many more times
 	deny     bool          // answer 403
@@ -72,7 +73,7 @@ func (f *fakeAuthServer) serve(w http.ResponseWriter, r *http.Request) {
 		if fp == "" {
 			fp = strings.ToUpper(f.realFingerprint()) // case must not matter
 		}
-		_ = json.NewEncoder(w).Encode(wire.Info{ServerID: f.id, Name: "srv", API: 1, TLSFingerprint: fp, MQTTPath: "/mqtt"})
+		_ = json.NewEncoder(w).Encode(wire.Info{ServerID: f.id, Name: "srv", API: 1, TLSFingerprint: fp, CAFingerprint: f.caFP, MQTTPath: "/mqtt"})
 	case "/authorise":
 		var req wire.AuthoriseRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Role != wire.RoleAgent || req.HostID == "" {
@@ -327,5 +328,71 @@ func TestPairBadOptions(t *testing.T) {
 	u, _ = url.Parse("https://example.org")
 	if _, err := Pair(t.Context(), PairOptions{Server: u}); err == nil {
 		t.Errorf("Pair(no state dir) = nil error")
+	}
+}
+
+// caSigned returns a CA and a function that signs a fresh leaf with it,
+// as the server's local CA does.
+func caSigned(t testing.TB) (ca *x509.Certificate, leaf func() *tls.Certificate) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ = x509.ParseCertificate(der)
+	serial := int64(100)
+	return ca, func() *tls.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		serial++
+		lt := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		}
+		ld, err := x509.CreateCertificate(rand.Reader, lt, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &tls.Certificate{Certificate: [][]byte{ld, ca.Raw}, PrivateKey: key}
+	}
+}
+
+// TestPairPinsLocalCA: a server whose certificate is signed by its local
+// CA is pinned by that CA, so a renewed leaf from the same CA is still
+// the server, while a leaf from another CA (or self-signed) is not.
+func TestPairPinsLocalCA(t *testing.T) {
+	dir := t.TempDir()
+	ca, leaf := caSigned(t)
+	sum := sha256.Sum256(ca.Raw)
+	caFP := hex.EncodeToString(sum[:])
+	srv := newFakeAuthServer(t, ids.NewServerID(), leaf())
+	srv.caFP = caFP
+	p, err := Pair(t.Context(), PairOptions{Server: srv.url(), StateDir: dir, Name: "desk", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Pair: %v", err)
+	}
+	defer p.CloseIdleConnections()
+	if p.Fingerprint != caFP {
+		t.Fatalf("pinned %s, want the CA %s (the leaf is %s)", p.Fingerprint, caFP, srv.realFingerprint())
+	}
+	co := p.ConnOptions()
+	renewed := newFakeAuthServer(t, srv.id, leaf())
+	if c, err := tls.Dial("tcp", renewed.url().Host, co.TLSConfig); err != nil {
+		t.Errorf("a renewed leaf from the pinned CA = %v, want accepted", err)
+	} else {
+		c.Close()
+	}
+	_, otherLeaf := caSigned(t)
+	for name, cert := range map[string]*tls.Certificate{"another CA": otherLeaf(), "self-signed": selfSigned(t)} {
+		other := newFakeAuthServer(t, srv.id, cert)
+		if _, err := tls.Dial("tcp", other.url().Host, co.TLSConfig); !errors.Is(err, ErrCertChanged) {
+			t.Errorf("%s with the pinned config = %v, want ErrCertChanged", name, err)
+		}
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +33,8 @@ const (
 	DefaultTokenTTL          = 15 * time.Minute
 	DefaultPendingTTL        = 5 * time.Minute
 	DefaultMaxPending        = 32
-	DefaultMaxPendingPerAddr = 4
+	DefaultMaxPendingPerAddr = 2
+	DefaultDenyCooldown      = time.Minute
 	DefaultRate              = 5 // POST /authorise per second and address
 	DefaultBurst             = 20
 	// MaxWait is the longest ?wait= a request may ask for, in seconds.
@@ -68,8 +71,13 @@ type Options struct {
 	// MaxPending bounds the pending list; 32 when zero.
 	MaxPending int
 	// MaxPendingPerAddr bounds the pending requests from one remote
-	// address; 4 when zero (never more than MaxPending).
+	// address; 2 when zero (never more than MaxPending). When the list
+	// is full, a request from an address with none pending takes the
+	// place of the newest request of the address holding the most.
 	MaxPendingPerAddr int
+	// DenyCooldown is how long an address whose request was denied must
+	// wait before it may file another; a minute when zero.
+	DenyCooldown time.Duration
 	// Rate and Burst are the per-address token bucket for POST /authorise;
 	// 5 per second with bursts of 20 when zero.
 	Rate  float64
@@ -93,6 +101,7 @@ type Service struct {
 
 	serverID ids.ServerID
 	cert     tls.Certificate
+	ca       *x509.Certificate // the local CA that signed cert, if any
 	fp       string
 	signer   signingKey
 	hostname string
@@ -103,6 +112,7 @@ type Service struct {
 	byHash    map[string]*pendingEntry // pending, by client key hash
 	byCode    map[string]*pendingEntry
 	perAddr   map[string]int
+	cooldown  map[string]time.Time // address bucket → may file again at
 	limiters  map[string]*limiterEntry
 	revoker   authn.Revoker
 	seenDirty bool
@@ -152,6 +162,9 @@ func New(opts Options) (*Service, error) {
 	if opts.MaxPendingPerAddr <= 0 {
 		opts.MaxPendingPerAddr = DefaultMaxPendingPerAddr
 	}
+	if opts.DenyCooldown <= 0 {
+		opts.DenyCooldown = DefaultDenyCooldown
+	}
 	if opts.MaxPendingPerAddr > opts.MaxPending {
 		opts.MaxPendingPerAddr = opts.MaxPending
 	}
@@ -189,14 +202,15 @@ func New(opts Options) (*Service, error) {
 			return nil, fmt.Errorf("creating client store: %w", err)
 		}
 	}
-	sum := sha256.Sum256(cert.Leaf.Raw)
+	sum := sha256.Sum256(cert.tls.Leaf.Raw)
 	s := &Service{
 		opts:     opts,
 		log:      opts.Logger,
 		clock:    opts.Clock,
 		notifier: opts.Notifier,
 		serverID: serverID,
-		cert:     cert,
+		cert:     cert.tls,
+		ca:       cert.ca,
 		fp:       hex.EncodeToString(sum[:]),
 		signer:   signer,
 		hostname: hostname,
@@ -205,6 +219,7 @@ func New(opts Options) (*Service, error) {
 		byHash:   make(map[string]*pendingEntry),
 		byCode:   make(map[string]*pendingEntry),
 		perAddr:  make(map[string]int),
+		cooldown: make(map[string]time.Time),
 		limiters: make(map[string]*limiterEntry),
 		closing:  make(chan struct{}),
 	}
@@ -217,6 +232,26 @@ func (s *Service) ServerID() ids.ServerID { return s.serverID }
 // Fingerprint returns the lowercase hex SHA-256 of the TLS leaf
 // certificate's DER, as served in /info.
 func (s *Service) Fingerprint() string { return s.fp }
+
+// CAFingerprint returns the lowercase hex SHA-256 of the local CA
+// certificate's DER, or "" when the server's certificate has no local CA
+// (configured, or made before the local CA existed).
+func (s *Service) CAFingerprint() string {
+	if s.ca == nil {
+		return ""
+	}
+	sum := sha256.Sum256(s.ca.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// CACertificate returns the local CA certificate as PEM, or nil when there
+// is none.
+func (s *Service) CACertificate() []byte {
+	if s.ca == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.Raw})
+}
 
 // TLSConfig returns a fresh TLS 1.2+ server configuration with the
 // server's certificate.
@@ -243,6 +278,7 @@ func (s *Service) Info() wire.Info {
 		Version:        s.opts.Version,
 		API:            wire.API,
 		TLSFingerprint: s.fp,
+		CAFingerprint:  s.CAFingerprint(),
 		MQTTPath:       "/mqtt",
 	}
 }
@@ -354,6 +390,11 @@ func (s *Service) janitor(ctx context.Context) {
 		s.mu.Lock()
 		s.expirePendingLocked()
 		s.pruneLimitersLocked()
+		for b, until := range s.cooldown {
+			if !s.clock.Now().Before(until) {
+				delete(s.cooldown, b)
+			}
+		}
 		if s.seenDirty && time.Since(lastFlush) > time.Minute {
 			if err := s.store.save(); err != nil {
 				s.log.Warn("saving last-seen times", "err", err)

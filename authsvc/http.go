@@ -32,6 +32,7 @@ const (
 	CodeTooManyPending   = "too_many_pending"
 	CodeDenied           = "denied"
 	CodeRevoked          = "revoked"
+	CodeHostTaken        = "host_taken"
 	CodeNotFound         = "not_found"
 	CodeInternal         = "internal"
 )
@@ -44,6 +45,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("/info", s.handleInfo)
 	mux.HandleFunc("/authorise", s.handleAuthorise)
 	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("/ca.crt", s.handleCA)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 	})
@@ -87,6 +89,27 @@ func (s *Service) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.JWKS())
+}
+
+// handleCA serves the local CA certificate, for a user who chooses to
+// install it on a device instead of accepting the certificate warning. It
+// is public: it is what every TLS handshake presents anyway.
+func (s *Service) handleCA(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	b := s.CACertificate()
+	if b == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "this server's certificate was not made by a local CA of its own (configured, or made before mfd had one)")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-x509-ca-cert")
+	h.Set("Content-Disposition", `attachment; filename="mfd-ca.crt"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
 }
 
 // remoteIP is the address a request's rate limit and pending quota count
@@ -235,6 +258,12 @@ func (s *Service) respond(w http.ResponseWriter, res authResult) {
 		writeError(w, http.StatusForbidden, CodeRevoked, "the host revoked this client")
 	case outMismatch:
 		writeError(w, http.StatusForbidden, CodeForbidden, "this client was approved as "+string(res.rec.Role)+" with another role or host")
+	case outHostTaken:
+		writeError(w, http.StatusForbidden, CodeHostTaken, "this host ID is already paired to another agent")
+	case outCoolingDown:
+		secs := int((res.wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "a request from this address was denied; wait before asking again")
 	case outFull:
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.PendingTTL/time.Second)/10+1))
 		writeError(w, http.StatusTooManyRequests, CodeTooManyPending, "too many pairing requests are waiting for a decision")

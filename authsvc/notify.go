@@ -59,9 +59,7 @@ func (d DesktopNotifier) NotifyPairing(req PairingRequest) {
 		d.debug("no desktop notification", "err", err)
 		return
 	}
-	title := "mfd: pairing request"
-	body := fmt.Sprintf("%q (%s) from %s wants to pair.\nCode: %s\nApprove with: mfd clients approve %s",
-		req.Name, req.Role, req.RemoteAddr, req.Code, req.Code)
+	title, body := "mfd: pairing request", pairingText(req)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -71,6 +69,18 @@ func (d DesktopNotifier) NotifyPairing(req PairingRequest) {
 			d.debug("running notify-send", "err", err)
 		}
 	}()
+}
+
+// pairingText is what the notification says: who asks, from where, the
+// code, and for an agent the host by name and short ID, so the user sees
+// which machine would be driven.
+func pairingText(req PairingRequest) string {
+	if req.Role == wire.RoleAgent {
+		return fmt.Sprintf("%q (agent of host %s, ID %s) from %s wants to pair.\nCode: %s\nApprove with: mfd clients approve %s",
+			req.Name, req.Name, req.Host.Short(), req.RemoteAddr, req.Code, req.Code)
+	}
+	return fmt.Sprintf("%q (%s) from %s wants to pair.\nCode: %s\nApprove with: mfd clients approve %s",
+		req.Name, req.Role, req.RemoteAddr, req.Code, req.Code)
 }
 
 func (d DesktopNotifier) debug(msg string, args ...any) {

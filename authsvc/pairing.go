@@ -61,11 +61,19 @@ type ClientInfo struct {
 	PairingCode string      `json:"pairing_code,omitempty"`
 	CreatedAt   time.Time   `json:"created_at"`
 	// LastSeen is zero (JSON null) for a client never seen.
-	LastSeen   time.Time   `json:"last_seen"`
-	Host       *ids.HostID `json:"host,omitempty"`
-	RemoteAddr string      `json:"remote_addr,omitempty"`
-	ExpiresAt  *time.Time  `json:"expires_at,omitempty"`
-	Local      bool        `json:"local,omitempty"`
+	LastSeen time.Time   `json:"last_seen"`
+	Host     *ids.HostID `json:"host,omitempty"`
+	// HostShort is the host ID's first 8 hex digits, HostName the name of
+	// the host: the name of the agent that holds the host ID, else the
+	// one this client asked with.
+	HostShort string `json:"host_short,omitempty"`
+	HostName  string `json:"host_name,omitempty"`
+	// HostTakenBy, on an agent or agent request, is the subject of
+	// another agent that already holds this host ID: this one is refused.
+	HostTakenBy ids.Subject `json:"host_taken_by,omitempty"`
+	RemoteAddr  string      `json:"remote_addr,omitempty"`
+	ExpiresAt   *time.Time  `json:"expires_at,omitempty"`
+	Local       bool        `json:"local,omitempty"`
 }
 
 // MarshalJSON writes a zero LastSeen as null rather than year 1.
@@ -91,12 +99,15 @@ const (
 	outRevoked
 	outFull
 	outMismatch
+	outHostTaken
+	outCoolingDown
 )
 
 type authResult struct {
 	out   outcome
-	rec   record // a copy, for outApproved
+	rec   record // a copy, for outApproved; the holder, for outHostTaken
 	entry *pendingEntry
+	wait  time.Duration // for outCoolingDown
 }
 
 // authoriseReq is a parsed POST /authorise body.
@@ -206,6 +217,9 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		if rec.Role != req.role || rec.host() != req.host {
 			return authResult{out: outMismatch, rec: *rec}
 		}
+		if o := s.hostTakenLocked(rec.host(), rec.Sub); o != nil {
+			return authResult{out: outHostTaken, rec: *o}
+		}
 		rec.LastSeen = now
 		s.seenDirty = true
 		// The panel sends its name with every sign-in: a rename on the
@@ -222,12 +236,33 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		}
 		return authResult{out: outApproved, rec: *rec}
 	}
+	if o := s.hostTakenLocked(req.host, ""); o != nil {
+		if e := s.byHash[hash]; e != nil {
+			// Another agent was approved for this host meanwhile: this
+			// request can never be.
+			s.removePendingLocked(e)
+		}
+		s.mu.Unlock()
+		s.log.Warn("pairing refused: another agent holds this host ID", "name", req.name, "host", req.host, "holder", o.Sub, "holder_name", o.Name, "addr", addr)
+		return authResult{out: outHostTaken, rec: *o}
+	}
 	if e := s.byHash[hash]; e != nil {
 		s.mu.Unlock()
 		return authResult{out: outPending, entry: e}
 	}
 	bucket := addrBucket(addr)
-	if len(s.pending) >= s.opts.MaxPending || s.perAddr[bucket] >= s.opts.MaxPendingPerAddr {
+	if until, ok := s.cooldown[bucket]; ok {
+		if now.Before(until) {
+			s.mu.Unlock()
+			return authResult{out: outCoolingDown, wait: until.Sub(now)}
+		}
+		delete(s.cooldown, bucket)
+	}
+	if s.perAddr[bucket] >= s.opts.MaxPendingPerAddr {
+		s.mu.Unlock()
+		return authResult{out: outFull}
+	}
+	if len(s.pending) >= s.opts.MaxPending && !s.makeRoomLocked(bucket) {
 		s.mu.Unlock()
 		return authResult{out: outFull}
 	}
@@ -252,7 +287,7 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 
 	args := []any{"name", e.name, "role", e.role, "code", e.code, "addr", addr, "sub", e.sub}
 	if e.role == wire.RoleAgent {
-		args = append(args, "host", e.host)
+		args = append(args, "host", e.host, "host_name", e.name)
 	}
 	s.log.Info("pairing request: compare the code, then run `mfd clients approve CODE`", args...)
 	s.notifier.NotifyPairing(PairingRequest{
@@ -260,6 +295,33 @@ func (s *Service) authorise(req authoriseReq, addr string) authResult {
 		RemoteAddr: addr, ExpiresAt: e.expiresAt,
 	})
 	return authResult{out: outPending, entry: e}
+}
+
+// makeRoomLocked frees a place in the full pending list for a request from
+// bucket, when bucket holds no pending request: it drops the newest
+// request of the address that holds the most, if that is more than one.
+// So a flood from few addresses cannot keep everyone else out: filling the
+// list against newcomers takes as many addresses as it has places.
+func (s *Service) makeRoomLocked(bucket string) bool {
+	if s.perAddr[bucket] > 0 {
+		return false
+	}
+	var victim *pendingEntry
+	for _, e := range s.pending {
+		n, vn := s.perAddr[e.bucket], 0
+		if victim != nil {
+			vn = s.perAddr[victim.bucket]
+		}
+		if n > vn || n == vn && victim != nil && e.createdAt.After(victim.createdAt) {
+			victim = e
+		}
+	}
+	if victim == nil || s.perAddr[victim.bucket] < 2 {
+		return false
+	}
+	s.log.Info("pairing request dropped to make room for another address", "name", victim.name, "code", victim.code, "sub", victim.sub, "addr", victim.remoteAddr)
+	s.removePendingLocked(victim)
+	return true
 }
 
 // newCodeLocked returns a 6-digit code no pending request holds.
@@ -388,6 +450,15 @@ func (s *Service) Approve(idOrCode string) (ClientInfo, error) {
 			return ClientInfo{}, fmt.Errorf("approving: client %s is revoked; it must pair again with a new key", rec.Sub)
 		}
 	}
+	host, sub := ids.HostID{}, ids.Subject("")
+	if e != nil && e.role == wire.RoleAgent {
+		host, sub = e.host, e.sub
+	} else if rec != nil && rec.Role == wire.RoleAgent {
+		host, sub = rec.host(), rec.Sub
+	}
+	if o := s.hostTakenLocked(host, sub); o != nil {
+		return ClientInfo{}, fmt.Errorf("approving: host %s is already paired to agent %s (%q); deny this request", host.Short(), o.Sub, o.Name)
+	}
 	if err := s.decideLocked(e, rec, StateApproved); err != nil {
 		return ClientInfo{}, fmt.Errorf("approving: %w", err)
 	}
@@ -417,9 +488,14 @@ func (s *Service) Deny(idOrCode string) (ClientInfo, error) {
 			return ClientInfo{}, fmt.Errorf("denying: client %s is approved; revoke it instead", rec.Sub)
 		}
 	}
+	bucket := e.bucket
 	if err := s.decideLocked(e, nil, StateDenied); err != nil {
 		return ClientInfo{}, fmt.Errorf("denying: %w", err)
 	}
+	// The address that filed a denied request waits before it may file
+	// another: denying a flood's request must not just hand its place
+	// back to the flood.
+	s.cooldown[bucket] = s.clock.Now().Add(s.opts.DenyCooldown)
 	rec = s.store.bySub[e.sub]
 	s.log.Info("client denied", "sub", rec.Sub, "name", rec.Name, "role", rec.Role)
 	return s.infoLocked(rec), nil
@@ -523,6 +599,7 @@ func (s *Service) List() []ClientInfo {
 		if e.role == wire.RoleAgent {
 			h := e.host
 			ci.Host = &h
+			s.describeHostLocked(&ci, h, e.name)
 		}
 		out = append(out, ci)
 	}
@@ -546,6 +623,7 @@ func (s *Service) infoLocked(r *record) ClientInfo {
 	if r.Host != nil {
 		h := *r.Host
 		ci.Host = &h
+		s.describeHostLocked(&ci, h, r.Name)
 	}
 	return ci
 }
@@ -562,25 +640,66 @@ func (s *Service) LocalAgent(host ids.HostID, name string) (ids.Subject, error) 
 		name = "local agent"
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	sub, squatters, err := s.localAgentLocked(host, name)
+	rv := s.revoker
+	s.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	// The host ID comes from the server's own state dir: an agent paired
+	// from elsewhere under it took it, and keeps nothing.
+	for _, o := range squatters {
+		s.log.Warn("revoked an agent that claimed this server's own host ID", "sub", o, "host", host)
+		if rv != nil {
+			rv.Revoke(o)
+		}
+	}
+	return sub, nil
+}
+
+func (s *Service) localAgentLocked(host ids.HostID, name string) (ids.Subject, []ids.Subject, error) {
+	var squatters []ids.Subject
+	var sub ids.Subject
+	var created *record
 	for _, r := range s.store.bySub {
-		if r.Local && r.Role == wire.RoleAgent && r.host() == host && r.State == StateApproved {
-			return r.Sub, nil
+		switch {
+		case r.Role != wire.RoleAgent || r.host() != host || r.State != StateApproved:
+		case r.Local:
+			sub = r.Sub
+		default:
+			squatters = append(squatters, r.Sub)
 		}
 	}
 	now := s.clock.Now()
-	h := host
-	r := &record{
-		Sub: ids.NewSubject("a"), Name: name, Role: wire.RoleAgent, Host: &h,
-		Local: true, State: StateApproved, CreatedAt: now, DecidedAt: now,
+	if sub == "" {
+		h := host
+		r := &record{
+			Sub: ids.NewSubject("a"), Name: name, Role: wire.RoleAgent, Host: &h,
+			Local: true, State: StateApproved, CreatedAt: now, DecidedAt: now,
+		}
+		s.store.add(r)
+		sub, created = r.Sub, r
 	}
-	s.store.add(r)
+	for _, o := range squatters {
+		r := s.store.bySub[o]
+		r.State, r.DecidedAt = StateRevoked, now
+	}
+	if created == nil && len(squatters) == 0 {
+		return sub, nil, nil
+	}
 	if err := s.store.save(); err != nil {
-		delete(s.store.bySub, r.Sub)
-		return "", fmt.Errorf("making local agent: %w", err)
+		if created != nil {
+			delete(s.store.bySub, created.Sub)
+		}
+		for _, o := range squatters {
+			s.store.bySub[o].State = StateApproved
+		}
+		return "", nil, fmt.Errorf("making local agent: %w", err)
 	}
-	s.log.Info("local agent registered", "sub", r.Sub, "host", host)
-	return r.Sub, nil
+	if created != nil {
+		s.log.Info("local agent registered", "sub", sub, "host", host)
+	}
+	return sub, squatters, nil
 }
 
 // AddIntegration makes an approved integration client (Home Assistant and

@@ -161,8 +161,22 @@ func TestPairingBounded(t *testing.T) {
 			t.Errorf("third request from %s = %d, want full", addr, r.out)
 		}
 	}
+	// The list is full; an address with nothing pending takes the place
+	// of the newest request of an address holding two, once.
+	if r := s.authorise(panelReq(ids.NewClientKey(), "c"), "198.51.100.1"); r.out != outPending {
+		t.Errorf("request from a new address into a full list = %d, want pending (room made)", r.out)
+	}
 	if r := s.authorise(panelReq(ids.NewClientKey(), "c"), "198.51.100.1"); r.out != outFull {
-		t.Errorf("request beyond MaxPending = %d, want full", r.out)
+		t.Errorf("second request from that address into a full list = %d, want full", r.out)
+	}
+	for i := range 2 {
+		if r := s.authorise(panelReq(ids.NewClientKey(), "c"), fmt.Sprintf("203.0.113.%d", i+1)); r.out != outPending {
+			t.Errorf("request %d from another new address = %d, want pending", i, r.out)
+		}
+	}
+	// Now every address holds one: nobody's place can be taken.
+	if r := s.authorise(panelReq(ids.NewClientKey(), "c"), "198.51.100.9"); r.out != outFull {
+		t.Errorf("request beyond MaxPending with one per address = %d, want full", r.out)
 	}
 	if n := len(s.List()); n != 6 {
 		t.Errorf("pending list has %d entries, want 6", n)
@@ -170,6 +184,30 @@ func TestPairingBounded(t *testing.T) {
 	env.clock.Advance(DefaultPendingTTL)
 	if r := s.authorise(panelReq(ids.NewClientKey(), "c"), "198.51.100.1"); r.out != outPending {
 		t.Errorf("after expiry = %d, want pending", r.out)
+	}
+}
+
+// TestDeniedAddressWaits: the address of a denied request may not file
+// another for DenyCooldown; other addresses may.
+func TestDeniedAddressWaits(t *testing.T) {
+	env := newTestService(t, nil)
+	s := env.svc
+	r := s.authorise(panelReq(ids.NewClientKey(), "flood"), "192.0.2.1")
+	if r.out != outPending {
+		t.Fatalf("first request = %d, want pending", r.out)
+	}
+	if _, err := s.Deny(r.entry.code); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.authorise(panelReq(ids.NewClientKey(), "again"), "192.0.2.1"); r.out != outCoolingDown || r.wait != DefaultDenyCooldown {
+		t.Errorf("request right after a deny = %d (wait %v), want cooling down for %v", r.out, r.wait, DefaultDenyCooldown)
+	}
+	if r := s.authorise(panelReq(ids.NewClientKey(), "other"), "192.0.2.2"); r.out != outPending {
+		t.Errorf("another address = %d, want pending", r.out)
+	}
+	env.clock.Advance(DefaultDenyCooldown)
+	if r := s.authorise(panelReq(ids.NewClientKey(), "later"), "192.0.2.1"); r.out != outPending {
+		t.Errorf("after the cooldown = %d, want pending", r.out)
 	}
 }
 

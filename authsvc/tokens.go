@@ -181,6 +181,9 @@ func (s *Service) admit(sub ids.Subject, role wire.Role, host ids.HostID, c *cla
 	if rec.Role != role || rec.host() != host {
 		return authn.Identity{}, fmt.Errorf("%w: role or host does not match client %s", authn.ErrBadCredentials, sub)
 	}
+	if o := s.hostTakenLocked(rec.host(), sub); o != nil {
+		return authn.Identity{}, fmt.Errorf("%w: host %s belongs to agent %s", authn.ErrNotAuthorized, host.Short(), o.Sub)
+	}
 	rec.LastSeen = s.clock.Now()
 	s.seenDirty = true
 	id := authn.Identity{Sub: sub, Role: role, Name: rec.Name, Host: host}
@@ -198,7 +201,7 @@ func (s *Service) admit(sub ids.Subject, role wire.Role, host ids.HostID, c *cla
 func (s *Service) Reissue(sub ids.Subject) (wire.TokenMsg, error) {
 	s.mu.Lock()
 	rec := s.store.bySub[sub]
-	if rec == nil || rec.State != StateApproved || rec.Role == wire.RoleIntegration {
+	if rec == nil || rec.State != StateApproved || rec.Role == wire.RoleIntegration || s.hostTakenLocked(rec.host(), sub) != nil {
 		s.mu.Unlock()
 		return wire.TokenMsg{}, fmt.Errorf("reissuing for %s: %w", sub, authn.ErrNotAuthorized)
 	}

@@ -115,16 +115,20 @@ func ownReplyTree(id authn.Identity, topic string) bool {
 	return validTopic(topic) && (topic == r || strings.HasPrefix(topic, r+"/"))
 }
 
-// validFilter reports whether f is a well-formed MQTT topic filter: not
-// empty, '#' only as the whole last level, '+' only as a whole level, no
-// NUL.
+// validFilter reports whether f is a well-formed MQTT topic filter within
+// the broker's bounds: not empty, at most MaxTopicLen bytes and
+// MaxTopicLevels levels, '#' only as the whole last level, '+' only as a
+// whole level, no NUL.
 func validFilter(f string) bool {
-	if f == "" || len(f) > 65535 || strings.IndexByte(f, 0) >= 0 {
+	if f == "" || len(f) > MaxTopicLen || strings.IndexByte(f, 0) >= 0 {
 		return false
 	}
 	// Level by level without splitting: this runs on every publish and
 	// every delivery.
-	for {
+	for levels := 1; ; levels++ {
+		if levels > MaxTopicLevels {
+			return false
+		}
 		l, rest, more := strings.Cut(f, "/")
 		if strings.Contains(l, "#") && (l != "#" || more) {
 			return false

@@ -45,6 +45,15 @@ func TestCanRead(t *testing.T) {
 		{agent1, "mfd/v1/hosts/+/status", true},
 		{integ, "mfd/v1/hosts/+/status", true},
 		{integ, "mfd/v1/hosts/+/input", true},
+		// Within the own reply tree, at most MaxTopicLevels levels and
+		// MaxTopicLen bytes.
+		{panelA, wire.ReplyTopic("p-alice") + "/a/b", true},
+		{panelA, wire.ReplyTopic("p-alice") + "/a/#", true},
+		{panelA, wire.ReplyTopic("p-alice") + "/a/b/c", false},
+		{panelA, wire.ReplyTopic("p-alice") + "/" + strings.Repeat("x", 220), true},
+		{panelA, wire.ReplyTopic("p-alice") + "/" + strings.Repeat("x", 240), false},
+		{integ, "homeassistant/a/b/c/d/e/f", true},
+		{integ, "homeassistant/a/b/c/d/e/f/g", false},
 		// Broad filters never.
 		{panelA, "#", false},
 		{panelA, "+", false},
@@ -248,6 +257,8 @@ func TestOwnReplyTree(t *testing.T) {
 	}{
 		{wire.ReplyTopic("p-alice"), true},
 		{wire.ReplyTopic("p-alice") + "/abc", true},
+		{wire.ReplyTopic("p-alice") + "/a/b", true},
+		{wire.ReplyTopic("p-alice") + "/a/b/c", false},
 		{wire.ReplyTopic("p-alice") + "x", false},
 		{wire.ReplyTopic("p-bob"), false},
 		{wire.ReplyTopic("p-alice") + "/#", false},

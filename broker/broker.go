@@ -26,6 +26,14 @@
 //     publish is refused is disconnected (3.1.1 has no negative PUBACK).
 //   - Tokens rotate per session: each session asks for a fresh token at
 //     2/3 of its own token's life.
+//   - State is bounded per client (see the Max constants): subscriptions
+//     (0x97 past the caps), topic levels and length, Correlation Data,
+//     retained messages, and the bytes written to its connections and not
+//     yet read (a connection that stops reading is closed). A DISCONNECT
+//     cannot lengthen a session; a Will waits at most as long as its
+//     session; revoking a client cancels its delayed Wills and clears the
+//     retained messages only it could write. An agent's discovery documents
+//     are only those agents publish (retained.go).
 package broker
 
 import (
@@ -63,6 +71,40 @@ const (
 	DefaultKeepalive = 60 * time.Second
 	// DefaultMaxClients is Options.MaxClients when it is zero.
 	DefaultMaxClients = 4096
+
+	// MaxTopicLevels caps the levels of every topic filter, topic name and
+	// Response Topic: the deepest topic the ACL grants is
+	// mfd/v1/clients/{sub}/reply/{a}/{b} (7); a deeper filter could match
+	// nothing a client may read, yet mochi would build a node per level.
+	MaxTopicLevels = 7
+	// MaxTopicLen caps the length in bytes of every topic filter, topic
+	// name and Response Topic: the longest topic of the tree (a reply
+	// topic two levels deep, a discovery topic with a 64-character action
+	// ID) is under 200 bytes.
+	MaxTopicLen = 256
+	// MaxSubscriptionsPerSession caps the subscriptions one session holds;
+	// a SUBSCRIBE past it gets 0x97 (quota exceeded) for each filter over
+	// the cap. Home Assistant subscribes to a few topics per entity, so an
+	// integration with a few dozen hosts stays well under it.
+	MaxSubscriptionsPerSession = 512
+	// MaxSubscriptionsPerClient caps the subscriptions all sessions of one
+	// client (subject) hold together, kept sessions included.
+	MaxSubscriptionsPerClient = 2048
+	// MaxCorrelationData caps the MQTT 5 Correlation Data of a publish, in
+	// bytes; the agent echoes it in every reply. Panels send the command
+	// ID (a few dozen bytes).
+	MaxCorrelationData = 256
+	// MaxQueuedBytes caps, per client (subject), the bytes the broker has
+	// written to that client's connections and they have not yet taken:
+	// a connection that stops reading is closed (a slow consumer, as NATS
+	// does) once its client's connections together hold more. It leaves
+	// room for a subscription's burst of retained messages (an agent may
+	// keep 512 of up to 16 KiB).
+	MaxQueuedBytes = 16 << 20
+	// MaxRetainedPerClient caps the retained messages one client (an
+	// agent: its host's topics and discovery documents) keeps on the
+	// broker; a retained publish for a further topic is refused.
+	MaxRetainedPerClient = 512
 )
 
 // Listener IDs registered with mochi; Close drops every client of each.
@@ -133,6 +175,8 @@ type Broker struct {
 	clock  Clock
 	server *mqtt.Server
 	hook   *hook
+	// willClient publishes the delayed Wills the hook holds.
+	willClient *mqtt.Client
 
 	mu        sync.Mutex
 	started   bool
@@ -210,6 +254,7 @@ func New(opts Options) (*Broker, error) {
 		conns:  map[net.Conn]struct{}{},
 	}
 	b.hook = newHook(b)
+	b.willClient = srv.NewClient(nil, ListenerLocal, willClientID, true)
 	if err := srv.AddHook(b.hook, &hookOptions{broker: b}); err != nil {
 		return nil, fmt.Errorf("adding auth hook: %w", err)
 	}
@@ -389,15 +434,22 @@ func (b *Broker) serveConn(listenerID string, c net.Conn, handshake func(net.Con
 	b.mu.Unlock()
 
 	served := c
+	var qc *queueConn
 	defer func() {
 		r := recover()
 		if r != nil {
 			b.log.Warn("mqtt connection panicked; closed", "listener", listenerID, "remote", c.RemoteAddr().String(), "panic", fmt.Sprint(r))
 			err = fmt.Errorf("serving mqtt connection: recovered from panic: %v", r)
 		}
+		if qc != nil {
+			// Let its writer hand over what is queued (a DISCONNECT)
+			// before the socket goes.
+			_ = qc.Close()
+			qc.wait()
+			b.hook.connEnded(qc, r != nil)
+		}
 		_ = served.Close()
 		_ = c.Close()
-		b.hook.connEnded(served, r != nil)
 		b.mu.Lock()
 		delete(b.conns, c)
 		b.mu.Unlock()
@@ -415,7 +467,8 @@ func (b *Broker) serveConn(listenerID string, c net.Conn, handshake func(net.Con
 		// CONNECT; from then on mochi sets deadlines from the keepalive.
 		lc.Release()
 	}
-	return b.server.EstablishConnection(listenerID, served)
+	qc = newQueueConn(served)
+	return b.server.EstablishConnection(listenerID, qc)
 }
 
 // Pipe returns an in-process connection into the broker, on the local

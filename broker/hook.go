@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/openmfd/mfd/internal/authn"
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/topicacl"
 	"github.com/openmfd/mfd/internal/wire"
 )
 
@@ -36,11 +38,20 @@ type session struct {
 	cl   *mqtt.Client
 	// The fields below are guarded by hook.mu.
 	id      authn.Identity
-	live    bool // CONNACK sent, counted for presence
+	live    bool // CONNACK sent
+	// counted is set when OnConnect accepts the session, before mochi
+	// writes the CONNACK: a client may end another session the moment it
+	// reads that CONNACK, before OnSessionEstablished runs, and that must
+	// not look like its subject's last session ending.
+	counted bool
 	revoked bool
 	expired bool
 	rotate  Timer
 	expire  Timer
+	// overQuota holds, per SUBSCRIBE packet ID, the filters OnSubscribe
+	// refused for the subscription caps, so that OnPacketEncode can answer
+	// them 0x97 in the SUBACK.
+	overQuota map[uint16][]int
 }
 
 // hook is the broker's only auth and ACL hook. Sessions are keyed by
@@ -56,6 +67,15 @@ type hook struct {
 	// gen counts revocations per subject, so that a CONNECT authenticated
 	// just before a revocation cannot slip in after it.
 	gen map[ids.Subject]uint64
+	// idents is the identity each subject last connected with, so that a
+	// revocation knows which retained topics were the client's alone.
+	idents map[ids.Subject]authn.Identity
+	// retained is, per subject, the topics it keeps a retained message on.
+	retained map[ids.Subject]map[string]struct{}
+	// queues is, per subject, what its connections hold unwritten.
+	queues map[ids.Subject]*clientQueue
+	// wills are the delayed Wills waiting for their delay, by client ID.
+	wills map[string]*delayedWill
 }
 
 func newHook(b *Broker) *hook {
@@ -64,6 +84,10 @@ func newHook(b *Broker) *hook {
 		sessions: map[net.Conn]*session{},
 		live:     map[ids.Subject]int{},
 		gen:      map[ids.Subject]uint64{},
+		idents:   map[ids.Subject]authn.Identity{},
+		retained: map[ids.Subject]map[string]struct{}{},
+		queues:   map[ids.Subject]*clientQueue{},
+		wills:    map[string]*delayedWill{},
 	}
 }
 
@@ -82,17 +106,118 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnWill,
 		mqtt.OnAuthPacket,
 		mqtt.OnPacketEncode,
+		mqtt.OnPacketRead,
+		mqtt.OnSubscribe,
 	}, []byte{b})
 }
 
 // OnPacketEncode corrects mochi's PUBACK for an accepted QoS 1 publish:
 // mochi sends reason 0x01 (a SUBACK code, invalid in PUBACK), which strict
 // MQTT 5 clients such as MQTT.js take as a protocol error.
+//
+// It also answers 0x97 (quota exceeded) in a SUBACK for each filter that
+// OnSubscribe refused for the subscription caps (mochi itself could only
+// call them invalid).
 func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Puback && pk.ReasonCode == packets.CodeGrantedQos1.Code {
-		pk.ReasonCode = packets.CodeSuccess.Code
+	switch pk.FixedHeader.Type {
+	case packets.Puback:
+		if pk.ReasonCode == packets.CodeGrantedQos1.Code {
+			pk.ReasonCode = packets.CodeSuccess.Code
+		}
+	case packets.Suback:
+		if cl.Properties.ProtocolVersion < 5 {
+			break // 3.1.1 has one failure code, 0x80, which mochi sent
+		}
+		s := h.lookup(cl)
+		if s == nil {
+			break
+		}
+		h.mu.Lock()
+		over := s.overQuota[pk.PacketID]
+		delete(s.overQuota, pk.PacketID)
+		h.mu.Unlock()
+		if len(over) == 0 {
+			break
+		}
+		codes := slices.Clone(pk.ReasonCodes)
+		for _, i := range over {
+			if i < len(codes) {
+				codes[i] = packets.ErrQuotaExceeded.Code
+			}
+		}
+		pk.ReasonCodes = codes
 	}
 	return pk
+}
+
+// OnPacketRead clamps the Session Expiry a DISCONNECT asks for to what
+// the CONNACK granted: mochi clamps it only at CONNECT, so a DISCONNECT
+// with 0xFFFFFFFF would keep the session (and its subscriptions) past
+// MaxSessionExpiry. A DISCONNECT may shorten a session, never lengthen
+// it. (Raising 0 to more is a protocol error mochi already refuses.)
+func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Disconnect || !pk.Properties.SessionExpiryIntervalFlag {
+		return pk, nil
+	}
+	if granted := cl.Properties.Props.SessionExpiryInterval; granted > 0 && pk.Properties.SessionExpiryInterval > granted {
+		pk.Properties.SessionExpiryInterval = granted
+	}
+	return pk, nil
+}
+
+// OnSubscribe holds each session to MaxSubscriptionsPerSession and each
+// client to MaxSubscriptionsPerClient: mochi builds a node per filter
+// level and walks them under its global lock, so subscriptions are memory
+// and time for everyone. A filter over a cap is emptied (which mochi
+// refuses) and answered 0x97 by OnPacketEncode. Filters the session
+// already holds are replacements and never count.
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if cl.Net.Inline {
+		return pk
+	}
+	s := h.lookup(cl)
+	if s == nil {
+		return pk
+	}
+	own := cl.State.Subscriptions.Len()
+	others := -1 // the client's other sessions, counted once needed
+	var over []int
+	for i, f := range pk.Filters {
+		if _, ok := cl.State.Subscriptions.Get(f.Filter); ok {
+			continue
+		}
+		if others < 0 {
+			others = h.b.subscriptionsOf(subOfClientID(cl.ID), cl)
+		}
+		if own >= MaxSubscriptionsPerSession || own+others >= MaxSubscriptionsPerClient {
+			pk.Filters[i].Filter = ""
+			over = append(over, i)
+			continue
+		}
+		own++
+	}
+	if len(over) > 0 {
+		h.mu.Lock()
+		if s.overQuota == nil {
+			s.overQuota = map[uint16][]int{}
+		}
+		s.overQuota[pk.PacketID] = over
+		h.mu.Unlock()
+		h.b.log.Info("mqtt subscriptions over the cap refused", "client", subOfClientID(cl.ID), "id", cl.ID, "refused", len(over))
+	}
+	return pk
+}
+
+// subscriptionsOf counts the subscriptions of every session of sub but
+// except.
+func (b *Broker) subscriptionsOf(sub ids.Subject, except *mqtt.Client) int {
+	n := 0
+	for id, cl := range b.server.Clients.GetAll() {
+		if cl != except && !cl.Net.Inline && subOfClientID(id) == sub {
+			n += cl.State.Subscriptions.Len()
+		}
+	}
+	return n
 }
 
 // Init checks that the hook was given its broker.
@@ -169,6 +294,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 
 	h.b.capKeptSessions(cl, sub)
+	clampWillDelay(cl)
 
 	if ka := time.Duration(cl.State.Keepalive) * time.Second; ka == 0 || ka > MaxKeepalive {
 		cl.State.Keepalive = uint16(DefaultKeepalive / time.Second)
@@ -180,8 +306,35 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if h.gen[sub] != gen {
 		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "revoked while connecting")
 	}
-	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, id: id}
+	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, id: id, counted: true}
+	h.live[sub]++
+	h.idents[sub] = id
+	if q, ok := cl.Net.Conn.(*queueConn); ok {
+		cq := h.queues[sub]
+		if cq == nil {
+			cq = &clientQueue{sub: sub, log: h.b.log, conns: map[*queueConn]*held{}}
+			h.queues[sub] = cq
+		}
+		cq.attach(q)
+	}
 	return nil
+}
+
+// clampWillDelay holds a Will's delay to the session's expiry, which
+// OnConnect has clamped already: mochi clamps it only when the CONNECT
+// carries a Session Expiry, so a Will Delay with none (a session that
+// ends with its connection) would wait for as long as the client asked.
+func clampWillDelay(cl *mqtt.Client) {
+	if cl.Properties.Will.WillDelayInterval == 0 {
+		return
+	}
+	var expiry uint32
+	if cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.SessionExpiryIntervalFlag {
+		expiry = min(cl.Properties.Props.SessionExpiryInterval, uint32(MaxSessionExpiry/time.Second))
+	}
+	if cl.Properties.Will.WillDelayInterval > expiry {
+		cl.Properties.Will.WillDelayInterval = expiry
+	}
 }
 
 // subOfClientID returns the subject a client identifier is bound to: the
@@ -230,9 +383,11 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		return
 	}
 	s.live = true
-	h.live[s.id.Sub]++
 	h.scheduleLocked(s)
 	id := s.id
+	// A session resumed under the same identifier cancels its delayed
+	// Will, as mochi does for the Wills it delays itself.
+	h.cancelWillLocked(cl.ID)
 	h.mu.Unlock()
 	h.b.log.Info("mqtt client connected", "client", id.Sub, "role", id.Role, "id", cl.ID, "remote", cl.Net.Remote, "listener", cl.Net.Listener)
 }
@@ -334,8 +489,13 @@ func (h *hook) connEnded(conn net.Conn, panicked bool) {
 	}
 	delete(h.sessions, conn)
 	stopTimers(s)
+	if q, ok := conn.(*queueConn); ok {
+		if cq := h.queues[s.id.Sub]; cq != nil && cq.detach(q) {
+			delete(h.queues, s.id.Sub)
+		}
+	}
 	last := false
-	if s.live {
+	if s.counted {
 		h.live[s.id.Sub]--
 		if h.live[s.id.Sub] <= 0 {
 			delete(h.live, s.id.Sub)
@@ -434,6 +594,17 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if rt := pk.Properties.ResponseTopic; rt != "" && !ownReplyTree(id, rt) {
 		return deny()
 	}
+	if len(pk.Properties.CorrelationData) > MaxCorrelationData {
+		return deny()
+	}
+	if strings.HasPrefix(pk.TopicName, topicacl.HARoot) && pk.TopicName != topicacl.HAStatus &&
+		!h.b.discoveryAllowed(id, pk.TopicName, len(pk.Payload) == 0) {
+		return deny()
+	}
+	if pk.FixedHeader.Retain && !h.countRetained(id.Sub, pk.TopicName, len(pk.Payload) == 0) {
+		h.b.log.Info("mqtt retained publish over the cap refused", "client", id.Sub, "topic", pk.TopicName)
+		return deny()
+	}
 	pk.Properties.User = stampSub(pk.Properties.User, id.Sub)
 	if !pk.FixedHeader.Retain {
 		max := int64(MaxMessageExpiry / time.Second)
@@ -456,10 +627,24 @@ func stampSub(props []packets.UserProperty, sub ids.Subject) []packets.UserPrope
 }
 
 // OnWill stamps the sender's subject on its Will, which OnConnect already
-// allowed.
+// allowed. A revoked client's Will is dropped. A delayed Will is kept by
+// the hook rather than by mochi, whose list of delayed Wills nothing
+// outside it can clear: a revocation must cancel it.
 func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
 	sub := subOfClientID(cl.ID)
 	will.User = stampSub(will.User, sub)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen[sub] > 0 {
+		h.b.log.Info("will of a revoked client dropped", "client", sub, "id", cl.ID)
+		return voidWill, nil
+	}
+	if d := cl.Properties.Will.WillDelayInterval; d > 0 {
+		// mochi reads the delay from the client, not from what we return.
+		cl.Properties.Will.WillDelayInterval = 0
+		h.delayWillLocked(cl.ID, sub, will, time.Duration(d)*time.Second)
+		return voidWill, nil
+	}
 	return will, nil
 }
 
@@ -521,7 +706,11 @@ func (h *hook) revoke(sub ids.Subject) {
 			h.b.dropClient(cl)
 		}
 	}
-	h.b.log.Info("mqtt client revoked", "client", sub, "sessions", len(victims))
+	h.mu.Lock()
+	wills := h.cancelWillsOfLocked(sub)
+	h.mu.Unlock()
+	cleared := h.clearRetained(sub)
+	h.b.log.Info("mqtt client revoked", "client", sub, "sessions", len(victims), "delayed_wills", wills, "retained_cleared", cleared)
 }
 
 // stopTimers stops every session's timers (at Close).
@@ -530,5 +719,8 @@ func (h *hook) stopTimers() {
 	defer h.mu.Unlock()
 	for _, s := range h.sessions {
 		stopTimers(s)
+	}
+	for id := range h.wills {
+		h.cancelWillLocked(id)
 	}
 }

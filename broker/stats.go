@@ -22,3 +22,39 @@ func (b *Broker) SessionCount() int {
 	defer b.hook.mu.RUnlock()
 	return len(b.hook.sessions)
 }
+
+// SubscriptionCount reports how many subscriptions the network clients'
+// sessions hold, kept sessions included.
+func (b *Broker) SubscriptionCount() int {
+	n := 0
+	for _, cl := range b.server.Clients.GetAll() {
+		if !cl.Net.Inline {
+			n += cl.State.Subscriptions.Len()
+		}
+	}
+	return n
+}
+
+// RetainedCount reports how many retained messages the broker holds.
+func (b *Broker) RetainedCount() int {
+	return b.server.Topics.Retained.Len()
+}
+
+// QueuedBytes reports the largest number of bytes one client's connections
+// hold written by the broker and not yet taken by the peer (at most
+// MaxQueuedBytes).
+func (b *Broker) QueuedBytes() int {
+	b.hook.mu.RLock()
+	qs := make([]*clientQueue, 0, len(b.hook.queues))
+	for _, q := range b.hook.queues {
+		qs = append(qs, q)
+	}
+	b.hook.mu.RUnlock()
+	most := 0
+	for _, q := range qs {
+		q.mu.Lock()
+		most = max(most, q.total)
+		q.mu.Unlock()
+	}
+	return most
+}

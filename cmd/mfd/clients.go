@@ -149,16 +149,29 @@ func printClients(w io.Writer, list []authsvc.ClientInfo) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SUB\tNAME\tROLE\tSTATE\tCODE\tCREATED\tLAST SEEN")
+	fmt.Fprintln(tw, "SUB\tNAME\tROLE\tHOST\tSTATE\tCODE\tCREATED\tLAST SEEN")
 	for _, c := range list {
 		code := c.PairingCode
 		if code == "" {
 			code = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Sub, c.Name, c.Role, c.State, code,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Sub, c.Name, c.Role, hostColumn(c), c.State, code,
 			ago(c.CreatedAt), ago(c.LastSeen))
 	}
 	tw.Flush()
+}
+
+// hostColumn shows an agent's host as its name and short ID, and says so
+// when another agent holds that host ID.
+func hostColumn(c authsvc.ClientInfo) string {
+	if c.HostShort == "" {
+		return "-"
+	}
+	h := fmt.Sprintf("%s (%s)", c.HostName, c.HostShort)
+	if c.HostTakenBy != "" {
+		h += " TAKEN by " + string(c.HostTakenBy)
+	}
+	return h
 }
 
 func ago(t time.Time) string {

@@ -111,6 +111,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/info", api)
 	mux.Handle("/authorise", api)
 	mux.Handle("/.well-known/jwks.json", api)
+	mux.Handle("/ca.crt", api)
 	mux.Handle("/mqtt", br.Handler())
 	mux.Handle("/", panel.Handler())
 
@@ -279,6 +280,9 @@ func printBanner(w io.Writer, svc *authsvc.Service, addr net.Addr) {
 	fmt.Fprintf(w, "mfd %s serving on %s\n", version, addr)
 	fmt.Fprintf(w, "server ID:            %s\n", svc.ServerID())
 	fmt.Fprintf(w, "TLS SHA-256 fingerprint: %s\n", fingerprintColons(svc.Fingerprint()))
+	if ca := svc.CAFingerprint(); ca != "" {
+		fmt.Fprintf(w, "local CA SHA-256:     %s (optional: install /ca.crt on a device to skip the warning)\n", fingerprintColons(ca))
+	}
 	fmt.Fprintln(w, "open the panel at:")
 	for _, u := range urls {
 		fmt.Fprintf(w, "  %s\n", u)

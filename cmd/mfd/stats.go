@@ -32,6 +32,9 @@ func serverStats(br *broker.Broker) map[string]any {
 	if br != nil {
 		st["mqtt_clients"] = br.ClientCount()
 		st["mqtt_sessions"] = br.SessionCount()
+		st["mqtt_subscriptions"] = br.SubscriptionCount()
+		st["mqtt_retained"] = br.RetainedCount()
+		st["mqtt_queued_bytes_max"] = br.QueuedBytes()
 	}
 	return st
 }

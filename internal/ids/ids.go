@@ -78,7 +78,11 @@ func ParseHostID(s string) (HostID, error) {
 func (id HostID) String() string               { return uuid.UUID(id).String() }
 func (id HostID) IsZero() bool                 { return id == HostID{} }
 func (id HostID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
-func (id HostID) LogValue() slog.Value         { return slog.StringValue(id.String()[:8]) }
+func (id HostID) LogValue() slog.Value         { return slog.StringValue(id.Short()) }
+
+// Short returns the first 8 hex digits of the host ID: how logs, `mfd
+// clients list` and the panel tell hosts of one name apart.
+func (id HostID) Short() string { return id.String()[:8] }
 func (id *HostID) UnmarshalText(b []byte) error {
 	v, err := ParseHostID(string(b))
 	if err != nil {

@@ -22,7 +22,10 @@ type Info struct {
 	Version        string       `json:"version"`
 	API            int          `json:"api"`
 	TLSFingerprint string       `json:"tls_fingerprint_sha256"`
-	MQTTPath       string       `json:"mqtt_path"`
+	// CAFingerprint is the SHA-256 of the local CA that signed the
+	// server's certificate, when the server made it (GET /ca.crt).
+	CAFingerprint string `json:"tls_ca_fingerprint_sha256,omitempty"`
+	MQTTPath      string `json:"mqtt_path"`
 }
 
 // AuthoriseRequest is the body of POST /authorise. ClientID is the client

@@ -19,6 +19,7 @@ type atkConn struct {
 	willPayload   string
 	willRetain    bool
 	willQoS       byte
+	willDelay     uint32 // v5 Will Delay Interval
 }
 
 func (o atkConn) packet() []byte {
@@ -57,7 +58,10 @@ func (o atkConn) packet() []byte {
 	}
 	b.Write(encStr(o.clientID))
 	if o.willTopic != "" {
-		if o.v5 {
+		if o.v5 && o.willDelay > 0 {
+			b.Write([]byte{5, 0x18})
+			b.Write(binary.BigEndian.AppendUint32(nil, o.willDelay))
+		} else if o.v5 {
 			b.WriteByte(0)
 		}
 		b.Write(encStr(o.willTopic))

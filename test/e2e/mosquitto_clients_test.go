@@ -26,8 +26,9 @@ func requireTool(t *testing.T, name, pkg string) {
 	}
 }
 
-// serverCertPEM fetches the certificate the server presents, as a user
-// would with openssl s_client, for mosquitto's --cafile.
+// serverCertPEM fetches the root of the chain the server presents (its
+// local CA; or the self-signed certificate of an older state dir), as a
+// user would download /ca.crt, for mosquitto's --cafile.
 func serverCertPEM(t *testing.T, addr string) string {
 	t.Helper()
 	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
@@ -36,7 +37,8 @@ func serverCertPEM(t *testing.T, addr string) string {
 	}
 	defer c.Close()
 	p := filepath.Join(t.TempDir(), "mfd.crt")
-	der := c.ConnectionState().PeerCertificates[0].Raw
+	chain := c.ConnectionState().PeerCertificates
+	der := chain[len(chain)-1].Raw
 	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}

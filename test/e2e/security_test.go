@@ -334,7 +334,7 @@ func TestBadAuthoriseInput(t *testing.T) {
 	s := startServer(t)
 	for _, body := range []string{
 		`not json`, `{}`, `{"name":"x"}`, `{"client_id":"123","name":"x"}`,
-		`{"client_id":"` + strings.Replace(uuid.NewString(), "-4", "-1", 1) + `","name":"x"}`,
+		`{"client_id":"` + notV4(uuid.NewString()) + `","name":"x"}`,
 		`{"client_id":"` + uuid.NewString() + `","name":"x","role":"admin"}`,
 		`{"client_id":"` + uuid.NewString() + `","name":"x","role":"agent"}`,
 	} {
@@ -544,3 +544,7 @@ func TestKill9DuringApprovalsKeepsState(t *testing.T) {
 		t.Errorf("revoked client after kill -9 is %q", states[revoked.Sub])
 	}
 }
+
+// notV4 turns a UUID v4 into a version 1 UUID. (Replacing the first "-4"
+// hit the second group instead when that began with 4.)
+func notV4(u string) string { return u[:14] + "1" + u[15:] }
