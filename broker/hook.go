@@ -37,8 +37,8 @@ type session struct {
 	conn net.Conn
 	cl   *mqtt.Client
 	// The fields below are guarded by hook.mu.
-	id      authn.Identity
-	live    bool // CONNACK sent
+	id   authn.Identity
+	live bool // CONNACK sent
 	// counted is set when OnConnect accepts the session, before mochi
 	// writes the CONNACK: a client may end another session the moment it
 	// reads that CONNACK, before OnSessionEstablished runs, and that must
