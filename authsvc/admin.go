@@ -6,18 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/openmfd/mfd/internal/ids"
 )
 
-// The admin socket speaks one JSON request and one JSON response per
-// connection. Only the owner of the state dir can reach it: the dir is
-// 0700, the socket 0600, and the peer's uid is checked where the OS says.
+// The admin channel speaks one JSON request and one JSON response per
+// connection. Only the owner of the state dir can reach it: on Unix it is
+// the socket STATE_DIR/admin.sock (dir 0700, socket 0600, the peer's uid
+// checked where the OS says), on Windows a named pipe whose DACL admits
+// the current user alone (admin_windows.go).
 
 const (
 	adminTimeout = 10 * time.Second
@@ -52,39 +51,6 @@ type adminResponse struct {
 	Sub     ids.Subject    `json:"sub,omitempty"`
 	Token   string         `json:"token,omitempty"`
 	Stats   map[string]any `json:"stats,omitempty"`
-}
-
-// AdminSocketPath returns the admin socket's path in stateDir.
-func AdminSocketPath(stateDir string) string { return filepath.Join(stateDir, adminSocket) }
-
-// listenAdmin opens the admin socket, removing a stale one and refusing
-// when a live server answers on it.
-func listenAdmin(dir string) (*net.UnixListener, error) {
-	path := AdminSocketPath(dir)
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&fs.ModeSocket == 0 {
-			return nil, fmt.Errorf("%s exists and is not a socket", path)
-		}
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("another server is running on %s", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("removing stale socket: %w", err)
-		}
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, err
-	}
-	// The dir is 0700 already, so the moment between bind and chmod is
-	// not an opening.
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("setting socket mode: %w", err)
-	}
-	return ln, nil
 }
 
 func (s *Service) serveAdmin(ctx context.Context, ln net.Listener) {
@@ -192,23 +158,22 @@ func (s *Service) adminDo(req adminRequest) adminResponse {
 	return resp
 }
 
-// AdminClient talks to a running server over its admin socket. Each call
-// uses its own connection; the zero value is not usable, use DialAdmin. It
-// is safe for concurrent use.
+// AdminClient talks to a running server over its admin channel. Each
+// call uses its own connection; the zero value is not usable, use
+// DialAdmin. It is safe for concurrent use.
 type AdminClient struct {
-	path string
+	dir string
 }
 
-// DialAdmin checks that a server is listening on stateDir's admin socket
+// DialAdmin checks that a server is listening on stateDir's admin channel
 // and returns a client for it.
 func DialAdmin(stateDir string) (*AdminClient, error) {
-	path := AdminSocketPath(stateDir)
-	c, err := net.DialTimeout("unix", path, adminTimeout)
+	c, err := dialAdmin(stateDir, adminTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s (is `mfd serve` running with this state dir?): %w", path, err)
+		return nil, fmt.Errorf("connecting to the server's admin channel (is `mfd serve` running with --state-dir %s?): %w", stateDir, err)
 	}
 	c.Close()
-	return &AdminClient{path: path}, nil
+	return &AdminClient{dir: stateDir}, nil
 }
 
 // Close releases the client. It holds no connection between calls, so
@@ -216,9 +181,9 @@ func DialAdmin(stateDir string) (*AdminClient, error) {
 func (a *AdminClient) Close() error { return nil }
 
 func (a *AdminClient) call(req adminRequest) (adminResponse, error) {
-	c, err := net.DialTimeout("unix", a.path, adminTimeout)
+	c, err := dialAdmin(a.dir, adminTimeout)
 	if err != nil {
-		return adminResponse{}, fmt.Errorf("connecting to %s: %w", a.path, err)
+		return adminResponse{}, fmt.Errorf("connecting to the admin channel: %w", err)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(adminTimeout))

@@ -21,8 +21,12 @@ func TestMain(m *testing.M) {
 		approveForever(dir)
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leakIgnores...)
 }
+
+// leakIgnores names goroutines that live for the whole process by design
+// (set per OS).
+var leakIgnores []goleak.Option
 
 // fakeClock is a Clock tests move by hand.
 type fakeClock struct {
@@ -97,7 +101,7 @@ type testEnv struct {
 // mod may adjust the options.
 func newTestService(t testing.TB, mod func(*Options)) *testEnv {
 	t.Helper()
-	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: t.TempDir()}
+	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: tempDir(t)}
 	opts := Options{
 		StateDir: env.dir,
 		Name:     "testhost",

@@ -45,6 +45,11 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
 	# The Wayland tests run headless sway and read keys back with wev.
 	need_pkg sway has sway
 	need_pkg wev has wev
+	# The Windows build is tested under Wine (internal/winetest); Debian's
+	# wine64 puts its loader in /usr/lib/wine (the wine package would add
+	# it to $PATH).
+	need_pkg wine64 sh -c 'command -v wine64 || test -x /usr/lib/wine/wine64'
+	need_pkg gcc-mingw-w64-x86-64 has x86_64-w64-mingw32-gcc
 fi
 
 if [ -n "$missing" ]; then

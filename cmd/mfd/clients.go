@@ -24,7 +24,8 @@ const clientsUsage = `usage: mfd clients <list|approve|deny|revoke|prune|add-int
   add-integration --name NAME [--json]
                                     make an MQTT credential for Home Assistant and the like
 
-They talk to the running server over STATE_DIR/admin.sock.
+They talk to the running server over STATE_DIR/admin.sock (on Windows, a
+named pipe for the current user alone).
 `
 
 func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,50 @@
+//go:build !windows
+
+package authsvc
+
+import (
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// AdminSocketPath returns the admin socket's path in stateDir.
+func AdminSocketPath(stateDir string) string { return filepath.Join(stateDir, adminSocket) }
+
+// listenAdmin opens the admin socket, removing a stale one and refusing
+// when a live server answers on it.
+func listenAdmin(dir string) (net.Listener, error) {
+	path := AdminSocketPath(dir)
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another server is running on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale socket: %w", err)
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// The dir is 0700 already, so the moment between bind and chmod is
+	// not an opening.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("setting socket mode: %w", err)
+	}
+	return ln, nil
+}
+
+// dialAdmin connects to the admin socket in dir.
+func dialAdmin(dir string, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("unix", AdminSocketPath(dir), timeout)
+}
