@@ -11,6 +11,7 @@ import (
 
 	"github.com/openmfd/mfd/internal/atomicfile"
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/privdir"
 )
 
 // Files in a state dir. The agent inside `mfd serve` shares the server's
@@ -39,7 +40,7 @@ func LoadHostID(dir string) (ids.HostID, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return ids.HostID{}, fmt.Errorf("loading host ID: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privdir.Make(dir); err != nil {
 		return ids.HostID{}, fmt.Errorf("making state dir: %w", err)
 	}
 	id := ids.NewHostID()

@@ -48,5 +48,3 @@ func TestAdminSocketRemovedOnClose(t *testing.T) {
 		t.Errorf("admin socket left after Close: %v", err)
 	}
 }
-
-func tempDir(t testing.TB) string { return t.TempDir() }

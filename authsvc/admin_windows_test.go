@@ -1,13 +1,12 @@
 package authsvc
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/openmfd/mfd/internal/testdir"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/windows"
 )
@@ -51,34 +50,8 @@ func checkAdminPrivate(t *testing.T, dir string) {
 	}
 }
 
-// tempDir is t.TempDir, but removed file by file: Go 1.26's os.RemoveAll
-// deletes with FileDispositionInformationEx, which Wine 8 refuses with
-// "Invalid function" instead of a status Go falls back on.
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", strings.ReplaceAll(t.Name(), "/", "_"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		var dirs []string
-		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, p)
-			} else if err == nil {
-				_ = os.Remove(p)
-			}
-			return nil
-		})
-		for _, d := range slices.Backward(dirs) {
-			_ = os.Remove(d)
-		}
-	})
-	return dir
-}
-
 func TestAdminPipeName(t *testing.T) {
-	a, b := tempDir(t), tempDir(t)
+	a, b := testdir.New(t), testdir.New(t)
 	na, nb := newAdminPipeName(a), newAdminPipeName(b)
 	digest := func(n string) string { return strings.SplitN(strings.TrimPrefix(n, adminPipePrefix), "-", 2)[0] }
 	if !strings.HasPrefix(na, adminPipePrefix) || digest(na) == digest(nb) {
@@ -110,7 +83,7 @@ func TestAdminPipeStale(t *testing.T) {
 }
 
 func TestAdminPipeRefusesForeignName(t *testing.T) {
-	dir := tempDir(t)
+	dir := testdir.New(t)
 	for _, name := range []string{`\\.\pipe\someone-else`, `\\server\pipe\mfd-admin-x`, adminPipePrefix + `x\..\..\other`} {
 		if err := os.WriteFile(filepath.Join(dir, adminPipeFile), []byte(name+"\n"), 0o600); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/testdir"
 	"github.com/openmfd/mfd/internal/wire"
 	"go.uber.org/goleak"
 )
@@ -101,7 +102,7 @@ type testEnv struct {
 // mod may adjust the options.
 func newTestService(t testing.TB, mod func(*Options)) *testEnv {
 	t.Helper()
-	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: tempDir(t)}
+	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: testdir.New(t)}
 	opts := Options{
 		StateDir: env.dir,
 		Name:     "testhost",

@@ -23,6 +23,7 @@ import (
 
 	"github.com/openmfd/mfd/internal/atomicfile"
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/privdir"
 )
 
 // Files in the state dir. Each is written whole with atomicfile, so a crash
@@ -44,22 +45,7 @@ func ensureStateDir(dir string) error {
 	if dir == "" {
 		return errors.New("no state dir given")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("tightening mode of %s: %w", dir, err)
-		}
-	}
-	return nil
+	return privdir.Make(dir)
 }
 
 // removeTempFiles removes what a crash between atomicfile's create and

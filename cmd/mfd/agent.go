@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/openmfd/mfd/agent"
+	"github.com/openmfd/mfd/internal/privdir"
 )
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,7 +51,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+	if err := privdir.Make(*stateDir); err != nil {
 		return fmt.Errorf("making state dir: %w", err)
 	}
 

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 )
 
@@ -30,7 +29,8 @@ commands:
   version   print the version
 
 Every command takes --state-dir DIR (default $MFD_STATE_DIR, else
-$XDG_STATE_HOME/mfd or ~/.local/state/mfd). Run 'mfd <command> -h' for its flags.
+$XDG_STATE_HOME/mfd or ~/.local/state/mfd; on Windows %LOCALAPPDATA%\mfd).
+Run 'mfd <command> -h' for its flags.
 `
 
 func main() {
@@ -111,14 +111,7 @@ func defaultStateDir() string {
 	if d := os.Getenv("MFD_STATE_DIR"); d != "" {
 		return d
 	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "mfd")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "mfd-state")
-	}
-	return filepath.Join(home, ".local", "state", "mfd")
+	return osStateDir()
 }
 
 func newLogger(w io.Writer, debug bool) *slog.Logger {

@@ -21,6 +21,7 @@ import (
 	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/privdir"
 	"github.com/openmfd/mfd/panel"
 )
 
@@ -58,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+	if err := privdir.Make(*stateDir); err != nil {
 		return fmt.Errorf("making state dir: %w", err)
 	}
 	var br *broker.Broker

@@ -3,11 +3,14 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+
+	"github.com/openmfd/mfd/internal/testdir"
 )
 
 func TestWriteFileReplacesWithMode(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	p := filepath.Join(dir, "secret")
 	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
@@ -19,8 +22,9 @@ func TestWriteFileReplacesWithMode(t *testing.T) {
 	if err != nil || string(b) != "new" {
 		t.Fatalf("after WriteFile the file holds %q (%v), want %q", b, err, "new")
 	}
-	fi, _ := os.Stat(p)
-	if fi.Mode().Perm() != 0o600 {
+	// Windows keeps only a read-only bit; the state dir's DACL makes the
+	// files private there (internal/privdir).
+	if fi, _ := os.Stat(p); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
 	}
 	entries, _ := os.ReadDir(dir)
@@ -30,7 +34,7 @@ func TestWriteFileReplacesWithMode(t *testing.T) {
 }
 
 func TestWriteFileFailureKeepsOld(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	p := filepath.Join(dir, "f")
 	if err := WriteFile(p, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)

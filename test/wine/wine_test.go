@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -80,11 +81,14 @@ type winServer struct {
 	done chan error
 }
 
-func startServe(t *testing.T, w *winetest.Wine, exe, stateDir string, args ...string) *winServer {
+// startServe starts `mfd.exe serve --listen 127.0.0.1:PORT args...` with
+// env added to the environment.
+func startServe(t *testing.T, w *winetest.Wine, exe string, env []string, args ...string) *winServer {
 	t.Helper()
 	port := freePort(t)
-	full := append([]string{"serve", "--state-dir", stateDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
+	full := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
 	s := &winServer{cmd: w.Command(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -104,9 +108,16 @@ func startServe(t *testing.T, w *winetest.Wine, exe, stateDir string, args ...st
 // and error.
 func run(t *testing.T, w *winetest.Wine, exe string, args ...string) (string, string, error) {
 	t.Helper()
+	return runEnv(t, w, exe, nil, args...)
+}
+
+// runEnv is run with env added to the environment.
+func runEnv(t *testing.T, w *winetest.Wine, exe string, env []string, args ...string) (string, string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := w.Command(ctx, exe, args...)
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := winetest.Exited(cmd.Run())
@@ -119,7 +130,7 @@ func run(t *testing.T, w *winetest.Wine, exe string, args ...string) (string, st
 func TestAdminPipe(t *testing.T) {
 	w, exe := mfd(t)
 	state := winetest.WindowsPath(t.TempDir())
-	srv := startServe(t, w, exe, state, "--no-agent")
+	srv := startServe(t, w, exe, nil, "--state-dir", state, "--no-agent")
 
 	var list string
 	poll.Until(t, time.Minute, 100*time.Millisecond, func() error {
@@ -157,13 +168,14 @@ func TestAdminPipe(t *testing.T) {
 		t.Errorf("clients list after the second serve: %v, %s", err, errOut)
 	}
 
-	// A server of another state dir has its own pipe.
-	other := winetest.WindowsPath(t.TempDir())
+	// A server of another state dir, named by MFD_STATE_DIR, has its own
+	// pipe.
+	other := []string{"MFD_STATE_DIR=" + winetest.WindowsPath(t.TempDir())}
 	startServe(t, w, exe, other, "--no-agent")
 	poll.Until(t, time.Minute, 100*time.Millisecond, func() error {
-		_, errOut, err := run(t, w, exe, "stats", "--state-dir", other)
+		_, errOut, err := runEnv(t, w, exe, other, "stats")
 		if err != nil {
-			return fmt.Errorf("stats of the second state dir: %v: %s", err, errOut)
+			return fmt.Errorf("stats of the MFD_STATE_DIR server: %v: %s", err, errOut)
 		}
 		return nil
 	})
@@ -198,6 +210,10 @@ func TestUnitTestsUnderWine(t *testing.T) {
 	w := winetest.New(t)
 	for _, tc := range []struct{ pkg, run string }{
 		{"./authsvc", "Admin|CloseIdempotent|CheckProcessUser"},
+		{"./internal/privdir", ""},
+		{"./internal/testdir", ""},
+		{"./internal/atomicfile", ""},
+		{"./cmd/mfd", "DefaultStateDir"},
 	} {
 		t.Run(strings.TrimPrefix(tc.pkg, "./"), func(t *testing.T) {
 			exe := winetest.Build(t, root(), tc.pkg, t.TempDir(), true)
@@ -213,5 +229,40 @@ func TestUnitTestsUnderWine(t *testing.T) {
 			}
 			t.Logf("%s", out)
 		})
+	}
+}
+
+// TestDefaultStateDir runs `mfd.exe serve` and `mfd.exe clients` with
+// neither --state-dir nor MFD_STATE_DIR: both use %LOCALAPPDATA%\mfd,
+// which the first run makes.
+func TestDefaultStateDir(t *testing.T) {
+	w, exe := mfd(t)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wine sets LOCALAPPDATA itself, from the prefix's profile.
+	dir := filepath.Join(w.Prefix, "drive_c", "users", u.Username, "AppData", "Local", "mfd")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	unset := []string{"MFD_STATE_DIR="}
+	startServe(t, w, exe, unset, "--no-agent")
+	var out string
+	poll.Until(t, time.Minute, 100*time.Millisecond, func() error {
+		o, errOut, err := runEnv(t, w, exe, unset, "clients", "list", "--json")
+		if err != nil {
+			return fmt.Errorf("clients list: %v: %s", err, errOut)
+		}
+		out = o
+		return nil
+	})
+	if strings.TrimSpace(out) != "[]" {
+		t.Errorf("clients list --json = %q, want []", out)
+	}
+	for _, f := range []string{"server_id", "tls.pem", "signing.pem", "admin.pipe"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%%LOCALAPPDATA%%\\mfd lacks %s: %v", f, err)
+		}
 	}
 }
