@@ -11,8 +11,10 @@ package xtest
 
 import (
 	pollpkg "github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/syncbuf"
 
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,26 +74,37 @@ func StartXvfb(tb testing.TB) string {
 func StartXvfbCmd(tb testing.TB) (string, *exec.Cmd) {
 	tb.Helper()
 	RequireTools(tb)
+	display, cmd, err := LaunchXvfb()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return display, cmd
+}
+
+// LaunchXvfb starts a private Xvfb as StartXvfb does, for a caller that
+// outlives one test (a server shared by a test binary); the caller kills
+// and waits for the returned process.
+func LaunchXvfb() (string, *exec.Cmd, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		tb.Fatalf("making a pipe: %v", err)
+		return "", nil, fmt.Errorf("making a pipe: %v", err)
 	}
 	// -r: no autorepeat, so a held key is one KeyPress however long it
 	// is held, and a late release cannot hide behind a repeat's.
 	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-r")
 	cmd.ExtraFiles = []*os.File{w}
-	var stderr strings.Builder
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		r.Close()
-		tb.Fatalf("starting Xvfb: %v", err)
+		return "", nil, fmt.Errorf("starting Xvfb: %v", err)
 	}
 	w.Close()
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
 	// Xvfb writes the display number once it is ready for clients.
 	numc := make(chan string, 1)
 	go func() {
@@ -104,15 +117,15 @@ func StartXvfbCmd(tb testing.TB) (string, *exec.Cmd) {
 		if _, err := strconv.Atoi(num); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
-			tb.Fatalf("starting Xvfb: display number %q: %s", num, stderr.String())
+			return "", nil, fmt.Errorf("starting Xvfb: display number %q: %s", num, stderr.String())
 		}
-		return ":" + num, cmd
+		return ":" + num, cmd, nil
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
+		cmd.Wait()
 		<-numc
-		tb.Fatalf("starting Xvfb: no display after 20s")
+		return "", nil, errors.New("starting Xvfb: no display after 20s")
 	}
-	return "", nil
 }
 
 // Run runs the X client name on display and returns its standard output;

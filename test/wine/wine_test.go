@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,19 +34,14 @@ var (
 	buildErr  error
 )
 
-func root() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
 // mfd returns the Wine prefix and mfd.exe, built once for the package.
 func mfd(t *testing.T) (*winetest.Wine, string) {
 	t.Helper()
-	w := winetest.New(t)
+	w := winetest.Start(t)
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "mfd-wine-bin")
 		if buildErr == nil {
-			mfdExe = winetest.Build(t, root(), "./cmd/mfd", binDir, false)
+			mfdExe = winetest.BuildExe(t, binDir, "./cmd/mfd")
 		}
 	})
 	if buildErr != nil {
@@ -58,6 +52,7 @@ func mfd(t *testing.T) (*winetest.Wine, string) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	winetest.Shutdown()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -87,7 +82,7 @@ func startServe(t *testing.T, w *winetest.Wine, exe string, env []string, args .
 	t.Helper()
 	port := freePort(t)
 	full := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
-	s := &winServer{cmd: w.Command(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	s := &winServer{cmd: w.CommandContext(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -116,7 +111,7 @@ func runEnv(t *testing.T, w *winetest.Wine, exe string, env []string, args ...st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := w.Command(ctx, exe, args...)
+	cmd := w.CommandContext(ctx, exe, args...)
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -129,7 +124,7 @@ func runEnv(t *testing.T, w *winetest.Wine, exe string, env []string, args ...st
 // Ctrl+C.
 func TestAdminPipe(t *testing.T) {
 	w, exe := mfd(t)
-	state := winetest.WindowsPath(t.TempDir())
+	state := winetest.WinPath(t.TempDir())
 	srv := startServe(t, w, exe, nil, "--state-dir", state, "--no-agent")
 
 	var list string
@@ -170,7 +165,7 @@ func TestAdminPipe(t *testing.T) {
 
 	// A server of another state dir, named by MFD_STATE_DIR, has its own
 	// pipe.
-	other := []string{"MFD_STATE_DIR=" + winetest.WindowsPath(t.TempDir())}
+	other := []string{"MFD_STATE_DIR=" + winetest.WinPath(t.TempDir())}
 	startServe(t, w, exe, other, "--no-agent")
 	poll.Until(t, time.Minute, 100*time.Millisecond, func() error {
 		_, errOut, err := runEnv(t, w, exe, other, "stats")
@@ -207,7 +202,7 @@ func TestAdminPipe(t *testing.T) {
 // TestUnitTestsUnderWine runs the Windows-only unit tests, cross-compiled,
 // in Wine.
 func TestUnitTestsUnderWine(t *testing.T) {
-	w := winetest.New(t)
+	w := winetest.Start(t)
 	for _, tc := range []struct{ pkg, run string }{
 		{"./authsvc", "Admin|CloseIdempotent|CheckProcessUser"},
 		{"./internal/privdir", ""},
@@ -216,10 +211,10 @@ func TestUnitTestsUnderWine(t *testing.T) {
 		{"./cmd/mfd", "DefaultStateDir"},
 	} {
 		t.Run(strings.TrimPrefix(tc.pkg, "./"), func(t *testing.T) {
-			exe := winetest.Build(t, root(), tc.pkg, t.TempDir(), true)
+			exe := winetest.BuildTest(t, t.TempDir(), tc.pkg)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			cmd := w.Command(ctx, exe, "-test.run", tc.run, "-test.v", "-test.count=1")
+			cmd := w.CommandContext(ctx, exe, "-test.run", tc.run, "-test.v", "-test.count=1")
 			out, err := cmd.CombinedOutput()
 			if err = winetest.Exited(err); err != nil {
 				t.Fatalf("%s under Wine: %v\n%s", tc.pkg, err, out)
@@ -241,10 +236,11 @@ func TestDefaultStateDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Wine sets LOCALAPPDATA itself, from the prefix's profile.
+	// Wine sets LOCALAPPDATA itself, from the prefix's profile; the
+	// prefix is this test binary's own.
 	dir := filepath.Join(w.Prefix, "drive_c", "users", u.Username, "AppData", "Local", "mfd")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("%s exists before the first run", dir)
 	}
 	unset := []string{"MFD_STATE_DIR="}
 	startServe(t, w, exe, unset, "--no-agent")
