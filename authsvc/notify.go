@@ -1,10 +1,9 @@
 package authsvc
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/openmfd/mfd/internal/ids"
@@ -38,9 +37,10 @@ type LogNotifier struct{}
 // NotifyPairing does nothing: the service has already logged the request.
 func (LogNotifier) NotifyPairing(PairingRequest) {}
 
-// DesktopNotifier shows a desktop notification with notify-send when that
-// program is on PATH. It never blocks and never fails the request; a
-// missing or failing notify-send is logged at debug level.
+// DesktopNotifier shows a desktop notification: with notify-send on
+// Linux and the BSDs when that program is on PATH, as a toast through
+// Windows PowerShell on Windows. It never blocks and never fails the
+// request; a missing or failing program is logged at debug level.
 type DesktopNotifier struct {
 	// Logger receives failures; nil discards them.
 	Logger *slog.Logger
@@ -52,23 +52,13 @@ func NewDesktopNotifier(logger *slog.Logger) Notifier {
 	return DesktopNotifier{Logger: logger}
 }
 
-// NotifyPairing runs notify-send in the background.
+// notifyTimeout bounds the notification program: a hung one must not pile
+// up with every new request.
+const notifyTimeout = 30 * time.Second
+
+// NotifyPairing shows the request in the background.
 func (d DesktopNotifier) NotifyPairing(req PairingRequest) {
-	path, err := exec.LookPath("notify-send")
-	if err != nil {
-		d.debug("no desktop notification", "err", err)
-		return
-	}
-	title, body := "mfd: pairing request", pairingText(req)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		// Arguments, never a shell: the name comes from the network.
-		cmd := exec.CommandContext(ctx, path, "--app-name=mfd", "--", title, body)
-		if err := cmd.Run(); err != nil {
-			d.debug("running notify-send", "err", err)
-		}
-	}()
+	d.show("mfd: pairing request", strings.Split(pairingText(req), "\n"))
 }
 
 // pairingText is what the notification says: who asks, from where, the

@@ -8,10 +8,12 @@ package wine
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -22,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/winetest"
@@ -71,6 +74,7 @@ func freePort(t *testing.T) int {
 
 // winServer is one `mfd.exe serve` under Wine.
 type winServer struct {
+	addr string // 127.0.0.1:PORT
 	cmd  *exec.Cmd
 	out  *syncbuf.Buffer
 	done chan error
@@ -82,7 +86,7 @@ func startServe(t *testing.T, w *winetest.Wine, exe string, env []string, args .
 	t.Helper()
 	port := freePort(t)
 	full := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
-	s := &winServer{cmd: w.CommandContext(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	s := &winServer{addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: w.CommandContext(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -260,5 +264,47 @@ func TestDefaultStateDir(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("%%LOCALAPPDATA%%\\mfd lacks %s: %v", f, err)
 		}
+	}
+}
+
+// TestPairingNotification sends a pairing request to `mfd.exe serve`: the
+// server tries its toast (Wine's powershell.exe is a stub that exits at
+// once), keeps answering, and lists the request.
+func TestPairingNotification(t *testing.T) {
+	w, exe := mfd(t)
+	state := winetest.WinPath(t.TempDir())
+	srv := startServe(t, w, exe, nil, "--state-dir", state, "--no-agent", "--debug")
+	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	var code string
+	poll.Until(t, time.Minute, 100*time.Millisecond, func() error {
+		resp, err := insecure.Post("https://"+srv.addr+"/authorise", "application/json",
+			strings.NewReader(`{"client_id":"`+uuid.NewString()+`","name":"Kitchen tablet"}`))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var a struct {
+			Code string `json:"pairing_code"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("POST /authorise = %s, %v; want 202", resp.Status, err)
+		}
+		code = a.Code
+		return nil
+	})
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if out := srv.out.String(); !strings.Contains(out, "pairing toast shown") && !strings.Contains(out, "showing the pairing toast") {
+			return errors.New("no toast attempt in the server's log yet")
+		}
+		return nil
+	})
+	resp, err := insecure.Get("https://" + srv.addr + "/info")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /info after the toast = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	out, errOut, err := run(t, w, exe, "clients", "list", "--state-dir", state)
+	if err != nil || code == "" || !strings.Contains(out, code) || !strings.Contains(out, "Kitchen tablet") {
+		t.Errorf("clients list = %q, %v (%s); want the request with code %q", out, err, errOut, code)
 	}
 }
