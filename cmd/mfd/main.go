@@ -34,6 +34,11 @@ Run 'mfd <command> -h' for its flags.
 `
 
 func main() {
+	// On Windows, Go turns Ctrl+C and Ctrl+Break into os.Interrupt, and
+	// closing the console window, logging off and shutting down into
+	// SIGTERM; for those it holds Windows' handler until the program
+	// exits, and Windows ends the program 5 s after a close. serve's
+	// shutdown releases held input first and bounds the rest to 3 s.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
