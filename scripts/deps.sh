@@ -50,6 +50,8 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
 	# it to $PATH).
 	need_pkg wine64 sh -c 'command -v wine64 || test -x /usr/lib/wine/wine64'
 	need_pkg gcc-mingw-w64-x86-64 has x86_64-w64-mingw32-gcc
+	# mfd install's test has systemd read the unit it writes.
+	need_pkg systemd has systemd-analyze
 fi
 
 if [ -n "$missing" ]; then

@@ -26,6 +26,9 @@ commands:
   input     switch remote input on this host on or off
   stats     print the running server's goroutines, heap, open files and MQTT clients
   doctor    explain which input backend this host uses and why, and what to do
+  install   run 'mfd serve' (with the flags given) when you log on: a systemd
+            user unit on Linux, a logon entry on Windows; no admin rights
+  uninstall undo install
   version   print the version
 
 Every command takes --state-dir DIR (default $MFD_STATE_DIR, else
@@ -77,6 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runInput(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "install":
+		return runInstall(ctx, args[1:], stdout, stderr)
+	case "uninstall":
+		return runUninstall(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mfd", version)
 		return nil

@@ -28,14 +28,9 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mfd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stateDir := stateDirFlag(fs)
-	listen := fs.String("listen", "0.0.0.0:6789", "HTTPS and MQTT-over-WebSocket address")
-	configPath := fs.String("config", "", "host config (YAML): actions and options")
-	noAgent := fs.Bool("no-agent", false, "do not run this host's agent (server only, e.g. in a container)")
-	mqttTLS := fs.String("mqtt-tls", "", "also serve MQTT over TLS on TCP at this address (e.g. :8883)")
-	mqttLocal := fs.String("mqtt-local", "", "also serve plain MQTT at this loopback address (e.g. 127.0.0.1:1883)")
-	debug := fs.Bool("debug", false, "log debug messages")
-	inputName := inputFlag(fs)
+	sf := addServeFlags(fs)
+	stateDir, listen, configPath, noAgent := sf.stateDir, sf.listen, sf.configPath, sf.noAgent
+	mqttTLS, mqttLocal, debug, inputName := sf.mqttTLS, sf.mqttLocal, sf.debug, sf.inputName
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -176,6 +171,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// serveFlags are the flags of `mfd serve`; `mfd install` takes the same
+// and hands them on to the serve it installs.
+type serveFlags struct {
+	stateDir, listen, configPath, mqttTLS, mqttLocal, inputName *string
+	noAgent, debug                                              *bool
+}
+
+func addServeFlags(fs *flag.FlagSet) *serveFlags {
+	return &serveFlags{
+		stateDir:   stateDirFlag(fs),
+		listen:     fs.String("listen", "0.0.0.0:6789", "HTTPS and MQTT-over-WebSocket address"),
+		configPath: fs.String("config", "", "host config (YAML): actions and options"),
+		noAgent:    fs.Bool("no-agent", false, "do not run this host's agent (server only, e.g. in a container)"),
+		mqttTLS:    fs.String("mqtt-tls", "", "also serve MQTT over TLS on TCP at this address (e.g. :8883)"),
+		mqttLocal:  fs.String("mqtt-local", "", "also serve plain MQTT at this loopback address (e.g. 127.0.0.1:1883)"),
+		debug:      fs.Bool("debug", false, "log debug messages"),
+		inputName:  inputFlag(fs),
+	}
 }
 
 // tokenTTL reads $MFD_TOKEN_TTL, the lifetime of panel and agent tokens

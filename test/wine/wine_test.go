@@ -212,7 +212,7 @@ func TestUnitTestsUnderWine(t *testing.T) {
 		{"./internal/privdir", ""},
 		{"./internal/testdir", ""},
 		{"./internal/atomicfile", ""},
-		{"./cmd/mfd", "DefaultStateDir"},
+		{"./cmd/mfd", "DefaultStateDir|CommandLine"},
 	} {
 		t.Run(strings.TrimPrefix(tc.pkg, "./"), func(t *testing.T) {
 			exe := winetest.BuildTest(t, t.TempDir(), tc.pkg)
@@ -306,5 +306,37 @@ func TestPairingNotification(t *testing.T) {
 	out, errOut, err := run(t, w, exe, "clients", "list", "--state-dir", state)
 	if err != nil || code == "" || !strings.Contains(out, code) || !strings.Contains(out, "Kitchen tablet") {
 		t.Errorf("clients list = %q, %v (%s); want the request with code %q", out, err, errOut, code)
+	}
+}
+
+// TestInstallLogonEntry runs `mfd.exe install` and `uninstall`: the Run
+// value appears in the current user's registry with the serve command and
+// goes again.
+func TestInstallLogonEntry(t *testing.T) {
+	w, exe := mfd(t)
+	state := winetest.WinPath(t.TempDir())
+	query := func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := w.CommandContext(ctx, "reg", "query", `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`, "/v", "mfd").CombinedOutput()
+		return string(out), winetest.Exited(err)
+	}
+	out, errOut, err := run(t, w, exe, "install", "--state-dir", state, "--listen", "127.0.0.1:7001", "--no-agent")
+	if err != nil {
+		t.Fatalf("install: %v\n%s%s", err, out, errOut)
+	}
+	val, err := query()
+	want := `mfd.exe serve --state-dir ` + state + ` --listen 127.0.0.1:7001 --no-agent`
+	if err != nil || !strings.Contains(val, "REG_SZ") || !strings.Contains(val, want) {
+		t.Errorf("reg query after install = %v\n%s\nwant a REG_SZ holding %s", err, val, want)
+	}
+	if out, errOut, err := run(t, w, exe, "uninstall"); err != nil || !strings.Contains(out, "removed") {
+		t.Fatalf("uninstall = %v\n%s%s", err, out, errOut)
+	}
+	if val, err := query(); err == nil {
+		t.Errorf("reg query after uninstall found the value:\n%s", val)
+	}
+	if out, _, err := run(t, w, exe, "uninstall"); err != nil || !strings.Contains(out, "not installed") {
+		t.Errorf("second uninstall = %v, %q; want not installed", err, out)
 	}
 }
