@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test fuzz bench bench-input deps deps-test panel server-only clean
+.PHONY: all build run test fuzz bench bench-input deps deps-test panel server-only dist clean
 
 all: build
 
@@ -24,6 +24,13 @@ build: deps panel
 # the container image does.
 server-only: panel
 	CGO_ENABLED=0 $(GO) build -tags nox11 -ldflags "$(LDFLAGS)" -o bin/mfd-server ./cmd/mfd
+
+# dist cross-builds the release into $(DIST): mfd-linux-amd64,
+# mfd-linux-arm64, mfd-windows-amd64.exe, mfd-windows-arm64.exe, an archive
+# of each and SHA256SUMS (scripts/dist.sh says how).
+DIST ?= dist
+dist: deps panel
+	DIST=$(DIST) GO=$(GO) scripts/dist.sh $(VERSION)
 
 run: build
 	./bin/mfd serve
@@ -55,4 +62,4 @@ bench-input:
 	$(GO) test -run '^$$' -bench 'X11|Wlroots' -benchtime 2s ./input/x11 ./input/wlroots
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
