@@ -27,6 +27,8 @@ need_pkg libx11-dev test -e /usr/include/X11/Xlib.h
 need_pkg libxtst-dev test -e /usr/include/X11/extensions/XTest.h
 need_pkg nodejs has node
 need_pkg npm has npm
+# make dist packs the Windows builds with zip.
+need_pkg zip has zip
 if [ "$want" = test ] || [ "$want" = bench ]; then
 	need_pkg xvfb has Xvfb
 	need_pkg x11-utils has xev
@@ -52,6 +54,13 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
 	need_pkg gcc-mingw-w64-x86-64 has x86_64-w64-mingw32-gcc
 	# mfd install's test has systemd read the unit it writes.
 	need_pkg systemd has systemd-analyze
+	# make dist builds mfd-linux-arm64 with the X11 backend: cgo with the
+	# aarch64 cross gcc and Debian's arm64 libX11 and libXtst (multiarch).
+	if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+		need_pkg gcc-aarch64-linux-gnu has aarch64-linux-gnu-gcc
+		need_pkg libx11-dev:arm64 test -e /usr/lib/aarch64-linux-gnu/libX11.so
+		need_pkg libxtst-dev:arm64 test -e /usr/lib/aarch64-linux-gnu/libXtst.so
+	fi
 fi
 
 if [ -n "$missing" ]; then
@@ -61,6 +70,13 @@ if [ -n "$missing" ]; then
 		sudo=sudo
 	fi
 	export DEBIAN_FRONTEND=noninteractive
+	case $missing in
+	*:arm64*)
+		if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+			$sudo dpkg --add-architecture arm64
+		fi
+		;;
+	esac
 	$sudo apt-get update -qq
 	# shellcheck disable=SC2086
 	$sudo apt-get install -y -qq --no-install-recommends $missing
