@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 
@@ -26,9 +25,7 @@ func serverStats(br *broker.Broker) map[string]any {
 		"heap_alloc": ms.HeapAlloc,
 		"heap_sys":   ms.HeapSys,
 	}
-	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
-		st["open_fds"] = len(fds)
-	}
+	addOpenFiles(st)
 	if br != nil {
 		st["mqtt_clients"] = br.ClientCount()
 		st["mqtt_sessions"] = br.SessionCount()
