@@ -50,7 +50,7 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	ac, err := authsvc.DialAdmin(*stateDir)
 	if err != nil {
-		return fmt.Errorf("reaching the server (is `mfd serve` running with --state-dir %s?): %w", *stateDir, err)
+		return err
 	}
 	defer ac.Close()
 	st, err := ac.Stats()
