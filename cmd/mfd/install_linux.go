@@ -117,6 +117,13 @@ func install(_ context.Context, exe string, args []string, running bool, stdout 
 		}
 	}
 	fmt.Fprintln(stdout, "mfd now starts with your desktop session; status: systemctl --user status mfd, log: journalctl --user -u mfd")
+	// Desktops without systemd integration (a bare window manager, startx)
+	// never reach graphical-session.target, nor give the user manager
+	// their $DISPLAY: say what to add to their startup instead.
+	if err := systemctl("is-active", "--quiet", "graphical-session.target"); err != nil {
+		fmt.Fprintln(stdout, "but this session has no graphical-session.target, so nothing starts the unit at logon: add to your session's startup\n"+
+			"  systemctl --user import-environment DISPLAY XAUTHORITY WAYLAND_DISPLAY && systemctl --user start mfd")
+	}
 	return nil
 }
 

@@ -70,8 +70,11 @@ func TestInstallSystemdUnit(t *testing.T) {
 			t.Errorf("unit lacks %q:\n%s", want, b)
 		}
 	}
-	if got := readFile(t, calls); got != "--user daemon-reload\n--user enable --now mfd.service\n" {
+	if got := readFile(t, calls); got != "--user daemon-reload\n--user enable --now mfd.service\n--user is-active --quiet graphical-session.target\n" {
 		t.Errorf("systemctl calls:\n%s", got)
+	}
+	if strings.Contains(out.String(), "no graphical-session.target") {
+		t.Errorf("install warned of a missing graphical-session.target that is active:\n%s", out.String())
 	}
 
 	out.Reset()
@@ -87,6 +90,24 @@ func TestInstallSystemdUnit(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"uninstall"}, &out, &errb); err != nil || !strings.Contains(out.String(), "not installed") {
 		t.Errorf("second uninstall = %v, %q; want not installed", err, out.String())
+	}
+}
+
+func TestInstallWithoutGraphicalSessionTarget(t *testing.T) {
+	_, _ = installHome(t)
+	bin := t.TempDir()
+	// A user manager whose graphical-session.target is not active.
+	script := "#!/bin/sh\ncase \"$*\" in *is-active*) exit 3;; esac\n"
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"install"}, &out, &errb); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	if !strings.Contains(out.String(), "import-environment DISPLAY") {
+		t.Errorf("install in a session without graphical-session.target said %q; want what to add to the session's startup", out.String())
 	}
 }
 
@@ -161,7 +182,7 @@ func TestInstallWhileServing(t *testing.T) {
 		t.Fatalf("install: %v", err)
 	}
 	// Starting it now would fail on the live server's admin socket.
-	if got := readFile(t, calls); got != "--user daemon-reload\n--user enable mfd.service\n" {
+	if got := readFile(t, calls); got != "--user daemon-reload\n--user enable mfd.service\n--user is-active --quiet graphical-session.target\n" {
 		t.Errorf("systemctl calls with a server running:\n%s", got)
 	}
 	if !strings.Contains(out.String(), "running on this state dir already") {
