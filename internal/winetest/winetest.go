@@ -111,7 +111,6 @@ type Wine struct {
 	loader  string
 	server  string
 	xvfb    *exec.Cmd
-	wsrv    *exec.Cmd // the prefix's wineserver
 	dir     string
 	// Boot is how long Boot took: seconds when it made the kept prefix
 	// (wineboot), a fraction of one when it copied it.
@@ -167,6 +166,10 @@ func Shutdown() {
 // share a wineserver and a desktop; the copies keep the tests of
 // different test binaries, which run at the same time, from taking each
 // other's focus.
+//
+// The first program to run starts the wineserver and Wine's services and
+// desktop process, which inherit its standard output and error and keep
+// them open for a few seconds after it ends: see CommandContext.
 func Boot() (*Wine, error) {
 	loader, err := wineLoader()
 	if err != nil {
@@ -195,15 +198,6 @@ func Boot() (*Wine, error) {
 	}
 	if w.Display, w.xvfb, err = xtest.LaunchXvfb(); err != nil {
 		return fail(err)
-	}
-	// The prefix's wineserver, started here with no output: the first
-	// program would otherwise start it with its own stdout and stderr,
-	// which the server would keep open long after that program ended.
-	// -p keeps it running between programs, until Close.
-	w.wsrv = exec.Command(server, "-f", "-p")
-	w.wsrv.Env = w.env()
-	if err := w.wsrv.Start(); err != nil {
-		return fail(fmt.Errorf("starting wineserver: %w", err))
 	}
 	w.Boot = time.Since(start)
 	return w, nil
@@ -289,7 +283,8 @@ func template(loader, server string) (string, error) {
 
 // clonePrefix copies the prefix src to dst: directories and symbolic
 // links as they are, the files Wine writes in place (the registry's .reg
-// files, .ini files) as copies, every other file as a hard link.
+// files, .ini files, the user's profile) as copies, every other file as a
+// hard link where the file system allows.
 func clonePrefix(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -313,7 +308,15 @@ func clonePrefix(src, dst string) error {
 			}
 			return os.WriteFile(to, b, 0o644)
 		}
-		return os.Link(p, to)
+		if err := os.Link(p, to); err == nil {
+			return nil
+		}
+		// Another file system: copy.
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
 	})
 }
 
@@ -377,11 +380,14 @@ func Exited(err error) error {
 // Close stops the prefix's wineserver and every program still running in
 // it, its Xvfb, and removes the prefix.
 func (w *Wine) Close() {
-	if w.wsrv != nil {
-		k := exec.Command(w.server, "-k")
-		k.Env = w.env()
-		k.Run()
-		w.wsrv.Wait()
+	if w.server != "" && w.Prefix != "" {
+		if _, err := os.Stat(w.Prefix); err == nil {
+			// Ends the prefix's wineserver and every program in it,
+			// Wine's own services and desktop process included.
+			k := exec.Command(w.server, "-k")
+			k.Env = w.env()
+			k.Run()
+		}
 	}
 	if w.xvfb != nil {
 		w.xvfb.Process.Kill()
