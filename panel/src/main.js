@@ -99,6 +99,26 @@ function hostsChanged(list) {
   }
 }
 
+// offerCA shows the local CA's download on the pairing screen when /info
+// names its fingerprint; a state dir from before the local CA has none, and
+// its /ca.crt answers 404.
+function offerCA(info) {
+  const fp = typeof info.tls_ca_fingerprint_sha256 === 'string' ? info.tls_ca_fingerprint_sha256.toLowerCase() : '';
+  const ok = /^[0-9a-f]{64}$/.test(fp);
+  $('pair-ca').hidden = !ok;
+  const link = $('pair-ca-link');
+  if (!ok) {
+    link.removeAttribute('href');
+    return;
+  }
+  // As the host prints it at start-up, so the two compare at a glance; a
+  // narrow screen breaks the line after a colon, never inside a byte.
+  const bytes = fp.toUpperCase().match(/../g);
+  $('pair-ca-fp').replaceChildren(...bytes.flatMap((b, i) => (i ? [':', document.createElement('wbr'), b] : [b])));
+  // Relative: the panel links nothing of another origin.
+  link.setAttribute('href', 'ca.crt');
+}
+
 // ServerChanged means another server answers at this origin now.
 class ServerChanged extends Error {}
 
@@ -278,6 +298,7 @@ async function flow() {
       const info = early.info || await api.info();
       mark('info');
       $('server-name').textContent = info.name ? `· ${info.name}` : '';
+      offerCA(info);
       const known = store.pairing();
       if (known.serverID && known.serverID !== info.server_id) {
         if (session) { session.close(); session = null; }
