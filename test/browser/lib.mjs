@@ -18,7 +18,7 @@ const which = (cmd) => (process.env.PATH || '').split(':').some((d) => d && exis
 
 // missing returns what the browser tests need and this machine lacks, with
 // the line that installs it; an empty list when all is there.
-export function missing({ x11 = true } = {}) {
+export function missing({ x11 = true, openssl = false } = {}) {
   const out = [];
   if (!existsSync(MFD)) out.push(`${MFD} (run: make build)`);
   if (!existsSync(CHROMIUM)) out.push('chromium (run: sudo apt-get install chromium)');
@@ -28,6 +28,7 @@ export function missing({ x11 = true } = {}) {
     if (!which('xdotool')) out.push('xdotool (run: sudo apt-get install xdotool)');
     if (!which('stdbuf')) out.push('stdbuf (run: sudo apt-get install coreutils)');
   }
+  if (openssl && !which('openssl')) out.push('openssl (run: sudo apt-get install openssl)');
   if (!existsSync(join(REPO, 'test/node_modules/playwright-core'))) {
     out.push('playwright-core (run: cd test && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)');
   }
