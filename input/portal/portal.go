@@ -227,6 +227,10 @@ func (x *injector) start(stateDir string, consentTimeout time.Duration) error {
 			restoring = true
 		}
 	} else {
+		// Nor can ScreenCast.SelectSources on this session stand in: from
+		// 1.12 to 1.16 the frontend answers a remote desktop session's
+		// persist_mode or restore_token with "Remote desktop sessions
+		// cannot persist" (or "cannot be restored").
 		x.log.Info("this xdg-desktop-portal's RemoteDesktop cannot remember consent (version 1; 1.17 or newer can): the desktop asks at every start", "version", version)
 	}
 	if _, err := x.request("SelectDevices", 10*time.Second, func(handleToken string) *dbus.Call {
