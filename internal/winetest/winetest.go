@@ -221,6 +221,10 @@ func (w *Wine) env() []string {
 // $WINEDEBUG, $WINEDLLOVERRIDES and $DISPLAY set, the rest the test's.
 func (w *Wine) Env() []string { return w.env() }
 
+// Loader returns the Wine loader: run "LOADER EXE ARGS" with Env to run a
+// Windows program in the prefix.
+func (w *Wine) Loader() string { return w.loader }
+
 // Command returns a command that runs the Windows program exe (a Linux
 // path) with args in the prefix. Its environment is Env; append to it.
 func (w *Wine) Command(exe string, args ...string) *exec.Cmd {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/winetest"
 )
 
 var mfdBin string
@@ -39,6 +40,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer winetest.Shutdown()
 	mfdBin = filepath.Join(dir, "mfd")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
