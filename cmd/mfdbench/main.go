@@ -4,9 +4,11 @@
 // against the floor (half a WSS round trip plus XTest delivery) measured
 // in the same run. It starts everything itself on 127.0.0.1 (Xvfb,
 // Mosquitto, the servers), prints a table and writes HDR histograms, a
-// JSON summary and a percentile plot into -out.
+// JSON summary and a percentile plot into -out. Its Windows row measures
+// the Windows input backend against robotgo under Wine (windows.go).
 //
 //	go run ./cmd/mfdbench [-quick] [-out bench-out] [-rounds 3]
+//	go run ./cmd/mfdbench -windows-only [-windows-rounds 3]
 package main
 
 import (
@@ -48,6 +50,8 @@ type config struct {
 	tokenDur  time.Duration
 	panelJS   bool
 	only      string
+	windows   int // rounds of the Windows row; 0 skips it
+	winOnly   bool
 }
 
 func main() {
@@ -63,6 +67,8 @@ func main() {
 		childServer = flag.Bool("child-server", false, "internal: run the connection bench's server")
 		childDir    = flag.String("child-dir", "", "internal: state dir of -child-server")
 		childPanels = flag.Int("child-panels", 10, "internal: panels -child-server pairs")
+		winRounds   = flag.Int("windows-rounds", 3, "rounds of the Windows row (input under Wine); 0 skips it")
+		winOnly     = flag.Bool("windows-only", false, "run only the Windows row")
 	)
 	flag.Parse()
 	if *childServer {
@@ -95,6 +101,7 @@ func main() {
 		cfg.connLvls = nil
 	}
 	cfg.only = *cell
+	cfg.windows, cfg.winOnly = *winRounds, *winOnly
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -218,6 +225,14 @@ func (e *env) startXvfb() error {
 }
 
 func run(ctx context.Context, cfg config) error {
+	if cfg.winOnly {
+		wr := runWindows(ctx, max(cfg.windows, 1))
+		fmt.Print(wr.markdown())
+		if wr.Error != "" {
+			return errors.New("the Windows row failed")
+		}
+		return nil
+	}
 	raiseNoFile()
 	e := &env{sys: map[string]*system{}, started: time.Now()}
 	for i := range e.kcIdx {
@@ -359,6 +374,10 @@ func run(ctx context.Context, cfg config) error {
 
 	cpu1 := readCPU(e)
 	rep.CPU = cpuShare(cpu0, cpu1)
+
+	if cfg.windows > 0 {
+		rep.Windows = runWindows(ctx, cfg.windows)
+	}
 
 	if len(cfg.connLvls) > 0 {
 		cr, err := runConns(ctx, filepath.Join(e.dir, "conns"), cfg.connLvls, cfg.seqConns)

@@ -243,6 +243,7 @@ type report struct {
 	Tokens  *tokenResult              `json:"tokens"`
 	Conns   *connResult               `json:"connections"`
 	Panel   panelResult               `json:"panel"`
+	Windows *windowsResult            `json:"windows,omitempty"`
 	// Repeated lists the cells run again because other processes used
 	// more than disturbedCPUs while they ran.
 	Repeated []string `json:"repeated"`
@@ -666,6 +667,9 @@ func (r *report) markdown() string {
 		b.WriteString("\n### Token work\n\n")
 		fmt.Fprintf(&b, "- POST /authorise for an approved client (signs a fresh ES256 token), HTTPS keep-alive: %.0f/s with %d workers, %.0f/s with one (%d errors)\n", t.AuthorisePerSec, t.AuthoriseWorkers, t.AuthorisePerSec1, t.AuthoriseErrors)
 		fmt.Fprintf(&b, "- token checks (authsvc.Authenticate, ES256 verify + claims + client state): %.0f/s on %d goroutines\n", t.AuthenticatePerSec, t.AuthenticateCPUs)
+	}
+	if r.Windows != nil {
+		b.WriteString(r.Windows.markdown())
 	}
 	b.WriteString("\n### Panel\n\n")
 	if r.Panel.LoadToConnectedMS != nil {

@@ -129,7 +129,7 @@ func Start(tb testing.TB) *Wine {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if shared == nil && sharedErr == nil {
-		shared, sharedErr = boot()
+		shared, sharedErr = Boot()
 		if sharedErr == nil {
 			tb.Logf("wine: prefix %s made in %v on display %s", shared.Prefix, shared.Boot.Round(time.Millisecond), shared.Display)
 		}
@@ -146,12 +146,14 @@ func Shutdown() {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if shared != nil {
-		shared.close()
+		shared.Close()
 		shared = nil
 	}
 }
 
-func boot() (*Wine, error) {
+// Boot makes a Wine prefix with its own Xvfb for a caller that is not a
+// test (mfdbench); tests use Start. Close it when done.
+func Boot() (*Wine, error) {
 	loader, err := wineLoader()
 	if err != nil {
 		return nil, err
@@ -166,7 +168,7 @@ func boot() (*Wine, error) {
 	}
 	w := &Wine{Prefix: filepath.Join(dir, "prefix"), loader: loader, server: server, dir: dir}
 	fail := func(err error) (*Wine, error) {
-		w.close()
+		w.Close()
 		return nil, err
 	}
 	shim := filepath.Join(dir, "bcryptprimitives.dll")
@@ -238,7 +240,9 @@ func (w *Wine) CommandContext(ctx context.Context, exe string, args ...string) *
 	return cmd
 }
 
-func (w *Wine) close() {
+// Close stops the prefix's wineserver and every program still running in
+// it, its Xvfb, and removes the prefix.
+func (w *Wine) Close() {
 	if w.server != "" && w.Prefix != "" {
 		if _, err := os.Stat(w.Prefix); err == nil {
 			k := exec.Command(w.server, "-k")
@@ -287,12 +291,22 @@ func BuildTest(tb testing.TB, dir, pkg string) string {
 
 func goCmd(tb testing.TB, args ...string) {
 	tb.Helper()
+	if err := GoForWindows(nil, args...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// GoForWindows runs the go command with args in this module's root for
+// windows/amd64, without cgo unless env (KEY=VALUE, added last) says
+// otherwise. Its error carries the command's output.
+func GoForWindows(env []string, args ...string) error {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = RepoRoot()
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	cmd.Env = append(append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"), env...)
 	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		tb.Fatalf("go %s for windows/amd64: %v\n%s", strings.Join(args, " "), err, out.String())
+		return fmt.Errorf("go %s for windows/amd64 (%s): %v\n%s", strings.Join(args, " "), strings.Join(env, " "), err, strings.TrimSpace(out.String()))
 	}
+	return nil
 }
