@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,6 +117,30 @@ func Keys(line string) bool { return strings.HasPrefix(line, "cursor ") }
 func (l *InputLog) Expect(tb testing.TB, what string, want ...string) {
 	tb.Helper()
 	l.ExpectExcept(tb, what, nil, want...)
+}
+
+// ExpectAnyOrder is Expect for lines whose order is not defined (what
+// release.all lets go, for example): it waits until as many lines as
+// want have arrived and fails unless they are want in some order.
+func (l *InputLog) ExpectAnyOrder(tb testing.TB, what string, want ...string) {
+	tb.Helper()
+	var got []string
+	poll.Until(tb, 10*time.Second, 5*time.Millisecond, func() error {
+		l.mu.Lock()
+		got = append([]string(nil), l.lines[l.mark:]...)
+		l.mu.Unlock()
+		if len(got) < len(want) {
+			return fmt.Errorf("%s: inputlog printed %d lines, want %d: %q so far", what, len(got), len(want), got)
+		}
+		return nil
+	})
+	g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	if !slices.Equal(g, w) {
+		tb.Fatalf("%s: inputlog printed\n\t%s\nwant, in any order,\n\t%s", what, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+	l.mu.Lock()
+	l.mark += len(got)
+	l.mu.Unlock()
 }
 
 // ExpectExcept is Expect that leaves out the lines skip reports; a nil

@@ -84,6 +84,8 @@ type server struct {
 	agent    bool   // run the local agent (no --no-agent)
 	config   string // --config FILE
 	proc     func(*exec.Cmd)
+	wine     *winetest.Wine
+	exe      string // with withWine: the mfd.exe that runs under wine
 }
 
 type serverOpt func(*server)
@@ -105,6 +107,33 @@ func withProc(f func(*exec.Cmd)) serverOpt { return func(s *server) { s.proc = f
 // withConfig passes --config path, the host config YAML.
 func withConfig(path string) serverOpt { return func(s *server) { s.config = path } }
 
+// withWine runs the Windows build exe under w, with its own agent driving
+// the window in front of w's display; the server's CLI commands run
+// there too.
+func withWine(w *winetest.Wine, exe string) serverOpt {
+	return func(s *server) { s.wine, s.exe, s.agent = w, exe, true }
+}
+
+// command returns `mfd ARGS`, natively or under Wine.
+func (s *server) command(ctx context.Context, args ...string) *exec.Cmd {
+	if s.wine != nil {
+		cmd := s.wine.CommandContext(ctx, s.exe, args...)
+		cmd.Env = append(cmd.Env, "MFD_STATE_DIR=")
+		return cmd
+	}
+	cmd := exec.CommandContext(ctx, mfdBin, args...)
+	cmd.Env = append(os.Environ(), "MFD_STATE_DIR=", "DISPLAY="+s.display)
+	return cmd
+}
+
+// statePath is the state dir as the server's binary names it.
+func (s *server) statePath() string {
+	if s.wine != nil {
+		return winetest.WinPath(s.stateDir)
+	}
+	return s.stateDir
+}
+
 func startServer(t *testing.T, opts ...serverOpt) *server {
 	t.Helper()
 	s := &server{t: t, out: &syncBuffer{}, done: make(chan struct{})}
@@ -118,7 +147,7 @@ func startServer(t *testing.T, opts ...serverOpt) *server {
 		s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	}
 	s.tlsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	args := []string{"serve", "--state-dir", s.stateDir, "--listen", s.addr, "--mqtt-tls", s.tlsAddr}
+	args := []string{"serve", "--state-dir", s.statePath(), "--listen", s.addr, "--mqtt-tls", s.tlsAddr}
 	if !s.agent {
 		args = append(args, "--no-agent")
 	}
@@ -126,8 +155,7 @@ func startServer(t *testing.T, opts ...serverOpt) *server {
 		args = append(args, "--config", s.config)
 	}
 	args = append(args, s.extra...)
-	s.cmd = exec.Command(mfdBin, args...)
-	s.cmd.Env = append(os.Environ(), "MFD_STATE_DIR=", "DISPLAY="+s.display)
+	s.cmd = s.command(context.Background(), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if s.proc != nil {
 		s.proc(s.cmd)
@@ -295,7 +323,7 @@ func (s *server) cli(args ...string) (string, error) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mfdBin, append(args, "--state-dir", s.stateDir)...)
+	cmd := s.command(ctx, append(args, "--state-dir", s.statePath())...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
