@@ -84,7 +84,7 @@ func runWindows(ctx context.Context, rounds int) *windowsResult {
 		cmd := w.CommandContext(ctx, exe, "-test.run", run, "-test.bench", ".", "-test.benchtime", "1s", "-test.v")
 		cmd.Env = append(cmd.Env, "MFD_INPUTLOG="+winetest.WinPath(logExe))
 		out, err := cmd.CombinedOutput()
-		if err != nil {
+		if err := winetest.Exited(err); err != nil {
 			return fail(fmt.Errorf("round %d: %v\n%s", round+1, err, out))
 		}
 		var line []string

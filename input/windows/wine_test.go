@@ -33,7 +33,7 @@ func TestUnderWine(t *testing.T) {
 	cmd.Env = append(cmd.Env, "MFD_INPUTLOG="+winetest.WinPath(logExe))
 	out, err := cmd.CombinedOutput()
 	t.Logf("under Wine:\n%s", out)
-	if err != nil {
+	if err := winetest.Exited(err); err != nil {
 		t.Fatalf("the Windows tests failed under Wine: %v", err)
 	}
 	for _, name := range []string{"TestSendInputReachesAWindow", "TestRawInputLayout", "TestRefusals", "TestHeldReleasedOnUpAndClose"} {

@@ -68,8 +68,8 @@ func StartInputLog(tb testing.TB, cmd *exec.Cmd) *InputLog {
 	}()
 	tb.Cleanup(func() {
 		cmd.Process.Kill()
+		cmd.Wait() // closes stdout, should a Wine helper hold it too
 		<-readDone
-		cmd.Wait()
 	})
 	poll.Until(tb, 30*time.Second, 10*time.Millisecond, func() error {
 		select {

@@ -19,8 +19,11 @@ package winetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +112,8 @@ type Wine struct {
 	server  string
 	xvfb    *exec.Cmd
 	dir     string
-	// Boot is how long wineboot took to make the prefix.
+	// Boot is how long Boot took: seconds when it made the kept prefix
+	// (wineboot), a fraction of one when it copied it.
 	Boot time.Duration
 }
 
@@ -119,10 +123,10 @@ var (
 	sharedErr error
 )
 
-// Start returns the Wine of this test binary, making it on first use:
-// wineboot takes seconds (it fills the prefix with Wine's DLLs), so the
-// tests of one binary share one prefix. They must not run in parallel
-// with each other's windows. Call Shutdown from TestMain.
+// Start returns the Wine of this test binary, making it on first use (see
+// Boot): the tests of one binary share one prefix, one wineserver and one
+// Xvfb, so they must not run in parallel with each other's windows. Call
+// Shutdown from TestMain.
 func Start(tb testing.TB) *Wine {
 	tb.Helper()
 	Require(tb)
@@ -153,12 +157,30 @@ func Shutdown() {
 
 // Boot makes a Wine prefix with its own Xvfb for a caller that is not a
 // test (mfdbench); tests use Start. Close it when done.
+//
+// wineboot takes seconds and writes 700 MB of Wine's DLLs, so it runs
+// once per machine and Wine version: the prefix it makes is kept, under
+// a lock that test binaries running at once share, in the user's cache
+// dir. Each Wine gets a copy of it: hard links to the DLLs, real copies
+// of the files Wine writes in place (the registry). Programs in one Wine
+// share a wineserver and a desktop; the copies keep the tests of
+// different test binaries, which run at the same time, from taking each
+// other's focus.
+//
+// The first program to run starts the wineserver and Wine's services and
+// desktop process, which inherit its standard output and error and keep
+// them open for a few seconds after it ends: see CommandContext.
 func Boot() (*Wine, error) {
 	loader, err := wineLoader()
 	if err != nil {
 		return nil, err
 	}
 	server, err := wineServer(loader)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	tmpl, err := template(loader, server)
 	if err != nil {
 		return nil, err
 	}
@@ -171,46 +193,139 @@ func Boot() (*Wine, error) {
 		w.Close()
 		return nil, err
 	}
-	shim := filepath.Join(dir, "bcryptprimitives.dll")
-	src := filepath.Join(RepoRoot(), "test", "wine", "bcryptprimitives")
-	cc := exec.Command(mingw, "-shared", "-O2", "-o", shim,
-		filepath.Join(src, "bcryptprimitives.c"), filepath.Join(src, "bcryptprimitives.def"), "-ladvapi32")
-	if out, err := cc.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("building the bcryptprimitives shim: %v: %s", err, out))
+	if err := clonePrefix(tmpl, w.Prefix); err != nil {
+		return fail(fmt.Errorf("copying the Wine prefix: %w", err))
 	}
 	if w.Display, w.xvfb, err = xtest.LaunchXvfb(); err != nil {
 		return fail(err)
 	}
-	start := time.Now()
-	// No display for wineboot: it has nothing to show, and with one it
-	// could open the Mono and Gecko installers' dialogs (the overrides
-	// disable those too).
-	wb := exec.Command(loader, "wineboot", "-i")
-	wb.Env = append(w.env(), "DISPLAY=")
-	if out, err := wb.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("wineboot -i: %v: %s", err, out))
-	}
 	w.Boot = time.Since(start)
-	sys32 := filepath.Join(w.Prefix, "drive_c", "windows", "system32")
-	b, err := os.ReadFile(shim)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(sys32, "bcryptprimitives.dll"), b, 0o644)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("installing the bcryptprimitives shim: %v", err))
-	}
 	return w, nil
 }
 
-// env is the environment every program of the prefix runs with.
-func (w *Wine) env() []string {
-	env := make([]string, 0, len(os.Environ())+4)
+// template returns the kept prefix, making it first if need be.
+func template(loader, server string) (string, error) {
+	ver, err := exec.Command(loader, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", loader, err)
+	}
+	src := filepath.Join(RepoRoot(), "test", "wine", "bcryptprimitives")
+	shimC, err := os.ReadFile(filepath.Join(src, "bcryptprimitives.c"))
+	if err != nil {
+		return "", err
+	}
+	shimDef, err := os.ReadFile(filepath.Join(src, "bcryptprimitives.def"))
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, b := range [][]byte{ver, shimC, shimDef} {
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "mfd-winetest", hex.EncodeToString(h.Sum(nil)[:8]))
+	prefix := filepath.Join(dir, "prefix")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := lockFile(lock); err != nil {
+		return "", fmt.Errorf("locking %s: %w", dir, err)
+	}
+	ready := filepath.Join(dir, "ready")
+	if _, err := os.Stat(ready); err == nil {
+		return prefix, nil
+	}
+	os.RemoveAll(prefix)
+	shim := filepath.Join(dir, "bcryptprimitives.dll")
+	cc := exec.Command(mingw, "-shared", "-O2", "-o", shim,
+		filepath.Join(src, "bcryptprimitives.c"), filepath.Join(src, "bcryptprimitives.def"), "-ladvapi32")
+	if out, err := cc.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the bcryptprimitives shim: %v: %s", err, out)
+	}
+	env := append(cleanEnv(), "WINEPREFIX="+prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
+	// Output to a file, not a pipe: the wineserver wineboot starts would
+	// hold a pipe open for as long as it lives. No display: wineboot has
+	// nothing to show.
+	logf, err := os.Create(filepath.Join(dir, "wineboot.log"))
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	wb := exec.Command(loader, "wineboot", "-i")
+	wb.Env, wb.Stdout, wb.Stderr = env, logf, logf
+	if err := wb.Run(); err != nil {
+		b, _ := os.ReadFile(logf.Name())
+		return "", fmt.Errorf("wineboot -i: %v: %s", err, b)
+	}
+	// wineboot returns before the prefix is all written: wait for its
+	// wineserver to end.
+	wait := exec.Command(server, "-w")
+	wait.Env, wait.Stdout, wait.Stderr = env, logf, logf
+	wait.Run()
+	b, err := os.ReadFile(shim)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(prefix, "drive_c", "windows", "system32", "bcryptprimitives.dll"), b, 0o644)
+	}
+	if err != nil {
+		return "", fmt.Errorf("installing the bcryptprimitives shim: %v", err)
+	}
+	return prefix, os.WriteFile(ready, nil, 0o600)
+}
+
+// clonePrefix copies the prefix src to dst: directories and symbolic
+// links as they are, the files Wine writes in place (the registry's .reg
+// files, .ini files) as copies, every other file as a hard link.
+func clonePrefix(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, to)
+		case strings.HasSuffix(p, ".reg") || strings.HasSuffix(p, ".ini") || strings.HasPrefix(rel, "drive_c/users"):
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(to, b, 0o644)
+		}
+		return os.Link(p, to)
+	})
+}
+
+// cleanEnv is the test's environment without Wine's variables and
+// $DISPLAY.
+func cleanEnv() []string {
+	var env []string
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "WINE") && k != "DISPLAY" {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	return env
+}
+
+// env is the environment every program of the prefix runs with.
+func (w *Wine) env() []string {
+	return append(cleanEnv(),
 		"WINEPREFIX="+w.Prefix,
 		"WINEDEBUG=-all",
 		// The shim, and no Mono or Gecko (their installers would ask).
@@ -237,7 +352,20 @@ func (w *Wine) Command(exe string, args ...string) *exec.Cmd {
 func (w *Wine) CommandContext(ctx context.Context, exe string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, w.loader, append([]string{exe}, args...)...)
 	cmd.Env = w.env()
+	// Should a Wine helper process inherit the program's output and
+	// outlive it, Wait gives up on the output 5 s after the exit.
+	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// Exited returns the error of a Command's Run or Wait without the
+// exec.ErrWaitDelay that a lingering Wine helper causes (see
+// CommandContext).
+func Exited(err error) error {
+	if errors.Is(err, exec.ErrWaitDelay) {
+		return nil
+	}
+	return err
 }
 
 // Close stops the prefix's wineserver and every program still running in
@@ -245,6 +373,8 @@ func (w *Wine) CommandContext(ctx context.Context, exe string, args ...string) *
 func (w *Wine) Close() {
 	if w.server != "" && w.Prefix != "" {
 		if _, err := os.Stat(w.Prefix); err == nil {
+			// Ends the prefix's wineserver and every program in it,
+			// Wine's own services and desktop process included.
 			k := exec.Command(w.server, "-k")
 			k.Env = w.env()
 			k.Run()

@@ -325,7 +325,7 @@ func (s *server) cli(args ...string) (string, error) {
 	defer cancel()
 	cmd := s.command(ctx, append(args, "--state-dir", s.statePath())...)
 	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return string(out), winetest.Exited(err)
 }
 
 type clientRow struct {
