@@ -283,7 +283,8 @@ func template(loader, server string) (string, error) {
 
 // clonePrefix copies the prefix src to dst: directories and symbolic
 // links as they are, the files Wine writes in place (the registry's .reg
-// files, .ini files) as copies, every other file as a hard link.
+// files, .ini files, the user's profile) as copies, every other file as a
+// hard link where the file system allows.
 func clonePrefix(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -307,7 +308,15 @@ func clonePrefix(src, dst string) error {
 			}
 			return os.WriteFile(to, b, 0o644)
 		}
-		return os.Link(p, to)
+		if err := os.Link(p, to); err == nil {
+			return nil
+		}
+		// Another file system: copy.
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
 	})
 }
 
