@@ -149,6 +149,6 @@ func (r *windowsResult) markdown() string {
 	if r.RobotgoTyped != "" {
 		fmt.Fprintf(&b, "- robotgo.Type(\"😀\\n\") reached the window as %s; SendInput's reaches it as [\"char U+1F600 😀\" \"char U+000D\"]\n", r.RobotgoTyped)
 	}
-	fmt.Fprintf(&b, "- Wine prefix made in %.1f s; this section took %.0f s\n", r.WineBoot, r.Seconds)
+	fmt.Fprintf(&b, "- Wine prefix ready in %.1f s (a copy of the kept one, or wineboot the first time); this section took %.0f s\n", r.WineBoot, r.Seconds)
 	return b.String()
 }

@@ -413,15 +413,23 @@ func (w *injector) Tap(name string, mods []string) error {
 func (w *injector) textEvents(text string) ([]event, error) {
 	evs := make([]event, 0, 2*len(text))
 	var units [2]uint16
+	// Enter and Tab are looked up once per text: each lookup of a scan
+	// code asks Windows for the layout.
+	var enter, tab []event
+	key := func(cached *[]event, vk uint16) []event {
+		if *cached == nil {
+			v := vkey{vk: vk}
+			*cached = []event{w.keyEvent(v, false), w.keyEvent(v, true)}
+		}
+		return *cached
+	}
 	for _, r := range text {
 		switch {
 		case r == '\n':
-			v := vkey{vk: vkReturn}
-			evs = append(evs, w.keyEvent(v, false), w.keyEvent(v, true))
+			evs = append(evs, key(&enter, vkReturn)...)
 			continue
 		case r == '\t':
-			v := vkey{vk: vkTab}
-			evs = append(evs, w.keyEvent(v, false), w.keyEvent(v, true))
+			evs = append(evs, key(&tab, vkTab)...)
 			continue
 		case r < 0x20 || r == 0x7f || (0x80 <= r && r < 0xa0):
 			return nil, fmt.Errorf("control character %U: %w", r, input.ErrUnsupported)
