@@ -79,7 +79,7 @@ func runWindows(ctx context.Context, rounds int) *windowsResult {
 		}
 		run := "^$"
 		if round == 0 {
-			run = "^TestRobotgoTypesWhatItIsGiven$"
+			run = "^TestRobotgoLosesWhatSendInputKeeps$"
 		}
 		cmd := w.CommandContext(ctx, exe, "-test.run", run, "-test.bench", ".", "-test.benchtime", "1s", "-test.v")
 		cmd.Env = append(cmd.Env, "MFD_INPUTLOG="+winetest.WinPath(logExe))

@@ -7,10 +7,14 @@ package windows
 // Windows row). The shipped build has no cgo and leaves this file out.
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-vgo/robotgo"
+
+	"github.com/openmfd/mfd/internal/poll"
 )
 
 // BenchmarkRobotgoKeyTap is robotgo.KeyTap("a"): with its default 10 ms
@@ -45,32 +49,30 @@ func BenchmarkRobotgoTypeASCII(b *testing.B) {
 	benchTypeText(b, func(s string) error { robotgo.Type(s); return nil }, benchText)
 }
 
-// TestRobotgoTypesWhatItIsGiven checks robotgo against what this backend
-// guarantees, in inputlog's window: astral characters (it puts the code
-// point into a 16-bit field: U+1F600 arrives as U+F600) and '\n' as Enter
-// (it sends U+000A). It logs what arrived; the ship decision rests on it.
-func TestRobotgoTypesWhatItIsGiven(t *testing.T) {
+// TestRobotgoLosesWhatSendInputKeeps is why robotgo is not shipped even
+// where it is as fast: in inputlog's window, robotgo.Type("😀\n") gives
+// U+F600 (it puts the code point into the 16-bit field of one Unicode
+// packet) and U+000A (a character, not Enter), where this backend gives
+// 😀 and Enter. Should a robotgo upgrade fix both, this fails: measure
+// again and revisit the choice.
+func TestRobotgoLosesWhatSendInputKeeps(t *testing.T) {
 	l := startInputLog(t)
 	robotgo.Type("😀\n")
-	time.Sleep(0) // the log is polled below
 	var got []string
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		got = nil
 		for _, s := range l.Pending() {
-			if len(s) > 4 && s[:4] == "char" {
+			if strings.HasPrefix(s, "char ") {
 				got = append(got, s)
 			}
 		}
-		if len(got) >= 2 {
-			break
+		if len(got) < 2 {
+			return fmt.Errorf("robotgo.Type(%q): the window has seen %q", "😀\n", got)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("robotgo.Type(%q) reached the window as %q", "😀\n", got)
-	if len(got) == 2 && got[0] == "char U+1F600 😀" && got[1] == "char U+000D" {
-		t.Logf("robotgo typed both as this backend does")
-	} else {
-		t.Logf("robotgo loses: want [\"char U+1F600 😀\" \"char U+000D\"]")
+	if got[0] == "char U+1F600 😀" && got[1] == "char U+000D" {
+		t.Errorf("robotgo now types an astral character and Enter as this backend does: measure again and revisit the choice")
 	}
 }
