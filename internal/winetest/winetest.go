@@ -1,8 +1,9 @@
 // Package winetest runs Windows programs under Wine for tests: a private
-// Wine prefix on a private Xvfb, shared by the tests of one test binary,
-// Windows builds of this module's packages and test binaries, and
-// inputlog (test/wine/inputlog), a window that prints every input event
-// that reaches it.
+// Wine prefix on a private Xvfb, shared by the tests of one test binary
+// (a copy of a prefix made once per machine and Wine version), Windows
+// builds of this module's packages and test binaries, and inputlog
+// (test/wine/inputlog), a window that prints every input event that
+// reaches it.
 //
 // Debian's Wine 8 lacks bcryptprimitives.dll, without which no program of
 // Go 1.24 or later starts; the prefix gets a shim built with mingw-w64
@@ -135,7 +136,7 @@ func Start(tb testing.TB) *Wine {
 	if shared == nil && sharedErr == nil {
 		shared, sharedErr = Boot()
 		if sharedErr == nil {
-			tb.Logf("wine: prefix %s made in %v on display %s", shared.Prefix, shared.Boot.Round(time.Millisecond), shared.Display)
+			tb.Logf("wine: prefix %s ready in %v on display %s", shared.Prefix, shared.Boot.Round(time.Millisecond), shared.Display)
 		}
 	}
 	if sharedErr != nil {
