@@ -127,11 +127,14 @@ func (s *server) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // statePath is the state dir as the server's binary names it.
-func (s *server) statePath() string {
+func (s *server) statePath() string { return s.path(s.stateDir) }
+
+// path is the file p as the server's binary names it.
+func (s *server) path(p string) string {
 	if s.wine != nil {
-		return winetest.WinPath(s.stateDir)
+		return winetest.WinPath(p)
 	}
-	return s.stateDir
+	return p
 }
 
 func startServer(t *testing.T, opts ...serverOpt) *server {
@@ -152,7 +155,7 @@ func startServer(t *testing.T, opts ...serverOpt) *server {
 		args = append(args, "--no-agent")
 	}
 	if s.config != "" {
-		args = append(args, "--config", s.config)
+		args = append(args, "--config", s.path(s.config))
 	}
 	args = append(args, s.extra...)
 	s.cmd = s.command(context.Background(), args...)

@@ -1,6 +1,10 @@
 package e2e
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // TestWindowsServe is the whole product on one Windows PC, under Wine:
 // `mfd.exe serve` answers /info, a panel pairs through the Windows
@@ -9,7 +13,11 @@ import "testing"
 // server is interrupted (Ctrl+C) is released.
 func TestWindowsServe(t *testing.T) {
 	w, log := startWine(t)
-	s := startServer(t, withWine(w, winMfd))
+	config := filepath.Join(t.TempDir(), "host.yaml")
+	if err := os.WriteFile(config, []byte(hostConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, withWine(w, winMfd), withConfig(config))
 	if _, err := s.info(); err != nil {
 		t.Fatalf("/info of mfd.exe serve: %v", err)
 	}

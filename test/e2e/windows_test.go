@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -103,9 +104,9 @@ func lines(ls ...[]string) []string {
 	return out
 }
 
-// driveWindows sends host, a Windows host, every op of topics.md as a
-// panel and checks each in inputlog's window; last, a key held by a
-// panel that vanishes is released.
+// driveWindows sends host, a Windows host with hostConfig's action, every
+// op of topics.md as a panel and checks each in inputlog's window; last, a
+// key held by a panel that vanishes is released.
 func driveWindows(t *testing.T, s *server, p *panel, host string, log *winetest.InputLog) {
 	t.Helper()
 	const (
@@ -159,6 +160,10 @@ func driveWindows(t *testing.T, s *server, p *panel, host string, log *winetest.
 	p.do(host, cmd("r3", "release.all"), "c-r3")
 	log.ExpectAnyOrder(t, "release.all", keyLine("up", ctrl, 0x1d, 0), "button up left 300,200")
 
+	// The host's one action (hostConfig): "yo", then Enter.
+	p.do(host, cmd("a1", "action.run", "action", "greet"), "c-a1")
+	log.Expect(t, "action.run greet", lines(charPacket('y'), charPacket('o'), keyTap(0x0d, 0x1c, 0, "char U+000D"))...)
+
 	// A panel of its own: presence goes offline only when a client's
 	// last session ends.
 	q := newPanel(t, s, "vanishing panel")
@@ -184,7 +189,12 @@ func TestWindowsAgent(t *testing.T) {
 	s := startServer(t)
 	w, log := startWine(t)
 	dir := t.TempDir()
-	ag := startWineProc(t, w, winMfd, "agent", "--server", "https://"+s.addr, "--state-dir", winetest.WinPath(dir), "--name", "windows host")
+	config := filepath.Join(dir, "host.yaml")
+	if err := os.WriteFile(config, []byte(hostConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := startWineProc(t, w, winMfd, "agent", "--server", "https://"+s.addr, "--state-dir", winetest.WinPath(dir),
+		"--name", "windows host", "--config", winetest.WinPath(config))
 	code := ag.waitOutput(`pairing code (\d{6})`, 30*time.Second)[1]
 	if out, err := s.cli("clients", "approve", code); err != nil {
 		t.Fatalf("mfd clients approve %s: %v\n%s", code, err, out)
@@ -201,4 +211,19 @@ func TestWindowsAgent(t *testing.T) {
 		t.Fatalf("agent output:\n%s", ag.out)
 	}
 	driveWindows(t, s, p, host, log)
+
+	// A key held and never repeated is let go by the 3 s lease.
+	p.do(host, cmd("l1", "key.down", "key", "d"), "c-l1")
+	log.Expect(t, "key.down d", keyLine("down", 0x44, 0x20, 0), "char U+0064 d")
+	start := time.Now()
+	log.Expect(t, "d released by the lease", keyLine("up", 0x44, 0x20, 0))
+	if took := time.Since(start); took < 2*time.Second {
+		t.Errorf("d released %v after its key.down, want about 3 s (the lease)", took)
+	}
+
+	// Stopping the agent (Ctrl+C) lets go of what it holds.
+	p.do(host, cmd("l2", "key.down", "key", "e"), "c-l2")
+	log.Expect(t, "key.down e", keyLine("down", 0x45, 0x12, 0), "char U+0065 e")
+	ag.stop()
+	log.Expect(t, "e released when the agent is interrupted", keyLine("up", 0x45, 0x12, 0))
 }
