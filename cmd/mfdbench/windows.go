@@ -87,23 +87,45 @@ func runWindows(ctx context.Context, rounds int) *windowsResult {
 		if err := winetest.Exited(err); err != nil {
 			return fail(fmt.Errorf("round %d: %v\n%s", round+1, err, out))
 		}
+		figures, typed := parseBenchOutput(string(out))
+		if typed != "" {
+			res.RobotgoTyped = typed
+		}
 		var line []string
-		for _, l := range strings.Split(string(out), "\n") {
-			if m := typedLine.FindStringSubmatch(l); m != nil {
-				res.RobotgoTyped = m[1]
-			}
-			m := benchLine.FindStringSubmatch(strings.TrimSpace(l))
-			if m == nil {
-				continue
-			}
-			v, _ := strconv.ParseFloat(m[2], 64)
-			k := m[1] + " " + m[3]
-			res.Bench[k] = append(res.Bench[k], v)
-			line = append(line, fmt.Sprintf("%s %.3g", k, v))
+		for _, f := range figures {
+			res.Bench[f.key] = append(res.Bench[f.key], f.v)
+			line = append(line, fmt.Sprintf("%s %.3g", f.key, f.v))
 		}
 		fmt.Printf("  windows round %d: %s\n", round+1, strings.Join(line, "; "))
 	}
 	return res
+}
+
+// figure is one benchmark's reported metric: key is "Name unit".
+type figure struct {
+	key string
+	v   float64
+}
+
+// parseBenchOutput reads `go test -bench -v` output: each benchmark's
+// custom metric (the last one on its line) in order, and what robotgo's
+// test logged it typed.
+func parseBenchOutput(out string) (figs []figure, typed string) {
+	for _, l := range strings.Split(out, "\n") {
+		if m := typedLine.FindStringSubmatch(l); m != nil {
+			typed = m[1]
+		}
+		m := benchLine.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			continue
+		}
+		figs = append(figs, figure{m[1] + " " + m[3], v})
+	}
+	return figs, typed
 }
 
 // windowsRows are the benchmarks the table shows, in order, with what
