@@ -27,14 +27,19 @@ func TestUnderWine(t *testing.T) {
 	dir := t.TempDir()
 	exe := winetest.BuildTest(t, dir, "./input/windows")
 	logExe := winetest.BuildInputLog(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := w.CommandContext(ctx, exe, "-test.v", "-test.count=1")
 	cmd.Env = append(cmd.Env, "MFD_INPUTLOG="+winetest.WinPath(logExe))
+	var hung []string // the prefix's processes when the minute ran out
+	cmd.Cancel = func() error {
+		hung = w.Processes()
+		return cmd.Process.Kill()
+	}
 	out, err := cmd.CombinedOutput()
 	t.Logf("under Wine:\n%s", out)
 	if err := winetest.Exited(err); err != nil {
-		t.Fatalf("the Windows tests failed under Wine: %v", err)
+		t.Fatalf("the Windows tests failed under Wine: %v; the prefix's processes at the timeout:\n%s", err, strings.Join(hung, "\n"))
 	}
 	for _, name := range []string{"TestSendInputReachesAWindow", "TestRawInputLayout", "TestRefusals", "TestHeldReleasedOnUpAndClose"} {
 		if !strings.Contains(string(out), "--- PASS: "+name+" ") {

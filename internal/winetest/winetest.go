@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -449,4 +450,24 @@ func GoForWindows(env []string, args ...string) error {
 		return fmt.Errorf("go %s for windows/amd64 (%s): %v\n%s", strings.Join(args, " "), strings.Join(env, " "), err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// Processes lists the processes running in w's prefix (pid and command
+// line, from /proc), for a failure message when a program hangs.
+func (w *Wine) Processes() []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !strings.Contains("\x00"+string(env)+"\x00", "\x00WINEPREFIX="+w.Prefix+"\x00") {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "wchan"))
+		out = append(out, fmt.Sprintf("%s %s [%s]", e.Name(), strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), stat))
+	}
+	return out
 }
