@@ -133,16 +133,20 @@ func TestSendInputReachesAWindow(t *testing.T) {
 		tap(0x09, 0x0f, 0, "char U+0009"),
 	)...)
 
+	// The relative move first: under Wine, an absolute move warps the X
+	// pointer, and the X server's late report of that warp can put the
+	// pointer back where the absolute move left it after a relative move
+	// that followed. A small move: larger ones go through pointer
+	// acceleration.
+	must(inj.Move(3, -4, true))
+	l.Expect(t, "move by 3,-4", fmt.Sprintf("cursor %d,%d", l.X+3, l.Y-4))
 	must(inj.Move(100, 200, false))
 	l.Expect(t, "move to 100,200", "cursor 100,200")
-	// Small relative moves: larger ones go through pointer acceleration.
-	must(inj.Move(3, -4, true))
-	l.Expect(t, "move by 3,-4", "cursor 103,196")
 	must(inj.Click(input.ButtonLeft, 2))
-	l.Expect(t, "double click", "button down left 103,196", "button up left 103,196", "button dblclk left 103,196", "button up left 103,196")
+	l.Expect(t, "double click", "button down left 100,200", "button up left 100,200", "button dblclk left 100,200", "button up left 100,200")
 	must(inj.Click(input.ButtonRight, 1))
 	must(inj.Click(input.ButtonMiddle, 1))
-	l.Expect(t, "right and middle click", "button down right 103,196", "button up right 103,196", "button down middle 103,196", "button up middle 103,196")
+	l.Expect(t, "right and middle click", "button down right 100,200", "button up right 100,200", "button down middle 100,200", "button up middle 100,200")
 	must(inj.Scroll(1, 2))
 	must(inj.Scroll(-1, -1))
 	l.Expect(t, "scroll", "wheel v -120", "wheel v -120", "wheel h 120", "wheel v 120", "wheel h -120")
