@@ -139,26 +139,26 @@ func TestSendInputReachesAWindow(t *testing.T) {
 	// that followed. A small move: larger ones go through pointer
 	// acceleration.
 	must(inj.Move(3, -4, true))
-	l.Expect(t, "move by 3,-4", fmt.Sprintf("cursor %d,%d", l.X+3, l.Y-4))
+	l.ExpectCursor(t, "move by 3,-4", l.X+3, l.Y-4)
 	must(inj.Move(100, 200, false))
-	l.Expect(t, "move to 100,200", "cursor 100,200")
+	l.ExpectCursor(t, "move to 100,200", 100, 200)
 	must(inj.Click(input.ButtonLeft, 2))
-	l.Expect(t, "double click", "button down left 100,200", "button up left 100,200", "button dblclk left 100,200", "button up left 100,200")
+	l.Expect(t, "double click", "button down left", "button up left", "button dblclk left", "button up left")
 	must(inj.Click(input.ButtonRight, 1))
 	must(inj.Click(input.ButtonMiddle, 1))
-	l.Expect(t, "right and middle click", "button down right 100,200", "button up right 100,200", "button down middle 100,200", "button up middle 100,200")
+	l.Expect(t, "right and middle click", "button down right", "button up right", "button down middle", "button up middle")
 	must(inj.Scroll(1, 2))
 	must(inj.Scroll(-1, -1))
 	l.Expect(t, "scroll", "wheel v -120", "wheel v -120", "wheel h 120", "wheel v 120", "wheel h -120")
 	w, h := inj.Screen()
 	must(inj.Move(w-1, h-1, false))
-	l.Expect(t, "move to the last pixel", fmt.Sprintf("cursor %d,%d", w-1, h-1))
+	l.ExpectCursor(t, "move to the last pixel", w-1, h-1)
 
 	must(inj.KeyDown("shift"))
 	must(inj.KeyDown("b"))
 	must(inj.ButtonDown(input.ButtonRight))
 	l.Expect(t, "shift, b and the right button held",
-		key("down", 0x10, 0x2a, 0), key("down", 0x42, 0x30, 0), "char U+0042 B", fmt.Sprintf("button down right %d,%d", w-1, h-1))
+		key("down", 0x10, 0x2a, 0), key("down", 0x42, 0x30, 0), "char U+0042 B", "button down right")
 	must(inj.Close())
-	l.Expect(t, "Close releases what is held", key("up", 0x42, 0x30, 0), key("up", 0x10, 0x2a, 0), fmt.Sprintf("button up right %d,%d", w-1, h-1))
+	l.Expect(t, "Close releases what is held", key("up", 0x42, 0x30, 0), key("up", 0x10, 0x2a, 0), "button up right")
 }

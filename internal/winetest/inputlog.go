@@ -108,27 +108,61 @@ func (l *InputLog) Pending() []string {
 	return append([]string(nil), l.lines[l.mark:]...)
 }
 
-// Keys leaves out pointer moves: for ExpectExcept.
-func Keys(line string) bool { return strings.HasPrefix(line, "cursor ") }
+// isCursor reports a pointer-move line, which Expect leaves out.
+func isCursor(line string) bool { return strings.HasPrefix(line, "cursor ") }
 
 // Expect waits up to 10 s until exactly want has arrived since the last
-// Expect, and fails the test as soon as a line differs or one too many
-// arrives. what names the step in the failure.
+// Expect, pointer moves left out, and fails the test as soon as a line
+// differs or one too many arrives. what names the step in the failure.
+// Pointer moves are checked with ExpectCursor.
 func (l *InputLog) Expect(tb testing.TB, what string, want ...string) {
 	tb.Helper()
-	l.ExpectExcept(tb, what, nil, want...)
+	l.ExpectExcept(tb, what, isCursor, want...)
 }
 
-// ExpectAnyOrder is Expect for lines whose order is not defined (what
-// release.all lets go, for example): it waits until as many lines as
-// want have arrived and fails unless they are want in some order.
+// ExpectCursor waits up to 10 s until the pointer's last move since the
+// last Expect ended at x, y. Under Wine the X server's late report of an
+// earlier warp may add moves before or after; only the last one counts.
+// It fails the test if anything but moves arrived meanwhile.
+func (l *InputLog) ExpectCursor(tb testing.TB, what string, x, y int) {
+	tb.Helper()
+	want := fmt.Sprintf("cursor %d,%d", x, y)
+	var seen int
+	poll.Until(tb, 10*time.Second, 5*time.Millisecond, func() error {
+		l.mu.Lock()
+		all := slices.Clone(l.lines[l.mark:])
+		l.mu.Unlock()
+		last := ""
+		for _, s := range all {
+			if !isCursor(s) {
+				tb.Fatalf("%s: inputlog printed %q among the pointer's moves %q, want only moves to %d,%d", what, s, all, x, y)
+			}
+			last = s
+		}
+		if last != want {
+			return fmt.Errorf("%s: the pointer's moves so far %q, want the last at %d,%d", what, all, x, y)
+		}
+		seen = len(all)
+		return nil
+	})
+	l.mu.Lock()
+	l.mark += seen
+	l.mu.Unlock()
+}
+
+// ExpectAnyOrder is Expect for lines whose order is not defined: it
+// waits until as many lines as want have arrived, pointer moves left
+// out, and fails unless they are want in some order.
 func (l *InputLog) ExpectAnyOrder(tb testing.TB, what string, want ...string) {
 	tb.Helper()
 	var got []string
+	var seen int
 	poll.Until(tb, 10*time.Second, 5*time.Millisecond, func() error {
 		l.mu.Lock()
-		got = append([]string(nil), l.lines[l.mark:]...)
+		all := slices.Clone(l.lines[l.mark:])
 		l.mu.Unlock()
+		seen = len(all)
+		got = slices.DeleteFunc(all, isCursor)
 		if len(got) < len(want) {
 			return fmt.Errorf("%s: inputlog printed %d lines, want %d: %q so far", what, len(got), len(want), got)
 		}
@@ -139,7 +173,7 @@ func (l *InputLog) ExpectAnyOrder(tb testing.TB, what string, want ...string) {
 		tb.Fatalf("%s: inputlog printed\n\t%s\nwant, in any order,\n\t%s", what, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 	l.mu.Lock()
-	l.mark += len(got)
+	l.mark += seen
 	l.mu.Unlock()
 }
 

@@ -9,8 +9,8 @@
 //	keydown vk=0x41 ext=0 scan=0x1e
 //	char U+0061 a
 //	keyup vk=0x41 ext=0 scan=0x1e
-//	button down left 10,20
-//	button dblclk left 10,20
+//	button down left
+//	button dblclk left
 //	wheel v -120
 //	wheel h 120
 //	cursor 640,512
@@ -19,8 +19,11 @@
 // a surrogate pair; inputlog joins them and prints one line. Key lines
 // carry the generic virtual key the window sees (VK_SHIFT for either
 // Shift), the extended-key flag and the scan code. Pointer positions are
-// in desktop coordinates, where the pointer was when the message was
-// posted (GetMessagePos); "ready" gives GetCursorPos.
+// in desktop coordinates, where the pointer was when a WM_MOUSEMOVE was
+// posted (GetMessagePos), printed when it changed; "ready" gives
+// GetCursorPos. Button lines carry no position: under Wine the X server's
+// late report of a pointer warp can move the pointer back for a moment,
+// and a click's position would depend on that race.
 package main
 
 import (
@@ -135,10 +138,7 @@ func msgPos() (int32, int32) {
 	return int32(int16(p)), int32(int16(p >> 16))
 }
 
-func button(what, which string) {
-	x, y := msgPos()
-	out("button %s %s %d,%d", what, which, x, y)
-}
+func button(what, which string) { out("button %s %s", what, which) }
 
 func wndProc(h windows.HWND, m uint32, wp, lp uintptr) uintptr {
 	switch m {
