@@ -154,11 +154,14 @@ func TestSendInputReachesAWindow(t *testing.T) {
 	must(inj.Move(w-1, h-1, false))
 	l.ExpectCursor(t, "move to the last pixel", w-1, h-1)
 
+	// F5 types no character: under Wine, X events can reset the Shift
+	// state a window translates characters with (a held Shift's b came
+	// out as "b" once in 24 runs under load), which no Windows does.
 	must(inj.KeyDown("shift"))
-	must(inj.KeyDown("b"))
+	must(inj.KeyDown("f5"))
 	must(inj.ButtonDown(input.ButtonRight))
-	l.Expect(t, "shift, b and the right button held",
-		key("down", 0x10, 0x2a, 0), key("down", 0x42, 0x30, 0), "char U+0042 B", "button down right")
+	l.Expect(t, "shift, f5 and the right button held",
+		key("down", 0x10, 0x2a, 0), key("down", 0x74, 0x3f, 0), "button down right")
 	must(inj.Close())
-	l.Expect(t, "Close releases what is held", key("up", 0x42, 0x30, 0), key("up", 0x10, 0x2a, 0), "button up right")
+	l.Expect(t, "Close releases what is held", key("up", 0x74, 0x3f, 0), key("up", 0x10, 0x2a, 0), "button up right")
 }
