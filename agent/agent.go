@@ -25,10 +25,9 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"golang.org/x/time/rate"
 
+	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
-
-	"github.com/openmfd/mfd/input"
 )
 
 // The agent's rules, from the contract.

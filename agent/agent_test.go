@@ -15,10 +15,9 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"go.uber.org/goleak"
 
+	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
-
-	"github.com/openmfd/mfd/input"
 )
 
 func TestMain(m *testing.M) {

@@ -10,10 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/openmfd/mfd/internal/wire"
-
 	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/input/keys"
+	"github.com/openmfd/mfd/internal/wire"
 )
 
 // Limits on a command's fields beyond the contract's own (16 KiB, 4096

@@ -11,9 +11,8 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
-	"github.com/openmfd/mfd/internal/wire"
-
 	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/internal/wire"
 )
 
 func TestParseConfig(t *testing.T) {

@@ -15,10 +15,9 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"golang.org/x/time/rate"
 
+	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
-
-	"github.com/openmfd/mfd/input"
 )
 
 type taskKind int

@@ -20,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/openmfd/mfd/internal/freeport"
 	"github.com/openmfd/mfd/internal/wire"
 )
 
@@ -36,7 +37,7 @@ func startMochi(t testing.TB) (*mqtt.Server, *url.URL, *x509.CertPool) {
 	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", freeport.Must(t))
 	ws := listeners.NewWebsocket(listeners.Config{ID: "wss", Address: addr, TLSConfig: &tls.Config{Certificates: []tls.Certificate{*cert}}})
 	if err := srv.AddListener(ws); err != nil {
 		t.Fatal(err)

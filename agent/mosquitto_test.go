@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,110 +18,15 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/mosqtest"
 	"github.com/openmfd/mfd/internal/wire"
 )
-
-const mosquittoInstall = "sudo apt-get install -y mosquitto mosquitto-clients"
-
-// requireMosquitto returns the paths of mosquitto and mosquitto_passwd, or
-// skips the test (fails it when CI=true).
-func requireMosquitto(t *testing.T) (broker, passwd string) {
-	t.Helper()
-	find := func(name string) string {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"} {
-			if p := filepath.Join(dir, name); fileExists(p) {
-				return p
-			}
-		}
-		return ""
-	}
-	broker, passwd = find("mosquitto"), find("mosquitto_passwd")
-	if broker == "" || passwd == "" {
-		msg := "mosquitto is not installed; install with: " + mosquittoInstall
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return broker, passwd
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startMosquitto runs a private Mosquitto with password auth on a free
 // loopback port and returns its address.
 func startMosquitto(t *testing.T, users map[string]string) string {
 	t.Helper()
-	broker, passwd := requireMosquitto(t)
-	dir := t.TempDir()
-	pwfile := filepath.Join(dir, "passwd")
-	first := true
-	for u, p := range users {
-		args := []string{"-b", pwfile, u, p}
-		if first {
-			args = append([]string{"-c"}, args...)
-			first = false
-		}
-		if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
-			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
-		}
-	}
-	port := freePort(t)
-	conf := filepath.Join(dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port, pwfile)
-	if os.Geteuid() == 0 {
-		// As root, mosquitto would switch to its own user, which cannot
-		// read the test's private temp dir.
-		text += "user root\n"
-	}
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(broker, "-c", conf)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting mosquitto: %v", err)
-	}
-	waited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(waited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-waited
-		if t.Failed() {
-			t.Logf("mosquitto said: %s", stderr.String())
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		select {
-		case <-waited:
-			t.Fatalf("mosquitto exited: %s", stderr.String())
-		default:
-		}
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-	return addr
+	return mosqtest.Run(t, mosqtest.Options{Users: users}).Addr
 }
 
 // mqttClient is a plain paho client standing in for a panel.

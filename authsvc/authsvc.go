@@ -22,10 +22,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/openmfd/mfd/internal/authn"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
-	"golang.org/x/time/rate"
 )
 
 // Defaults for zero Options fields.

@@ -1,8 +1,6 @@
 package authsvc
 
 import (
-	"github.com/openmfd/mfd/internal/syncbuf"
-
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/testdir"
 	"github.com/openmfd/mfd/internal/wire"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {

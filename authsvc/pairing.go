@@ -16,9 +16,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/time/rate"
+
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
-	"golang.org/x/time/rate"
 )
 
 // ErrNotFound is wrapped by Approve, Deny and Revoke when nothing matches

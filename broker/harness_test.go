@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"github.com/openmfd/mfd/internal/syncbuf"
-
 	"bufio"
 	"bytes"
 	"crypto/tls"
@@ -27,6 +25,7 @@ import (
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/wire"
 	"github.com/openmfd/mfd/internal/wsnet"
 )

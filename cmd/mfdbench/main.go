@@ -12,14 +12,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -31,6 +29,8 @@ import (
 	"time"
 
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/openmfd/mfd/internal/xtest"
 )
 
 type config struct {
@@ -194,34 +194,14 @@ func (e *env) close() {
 
 // startXvfb starts a private Xvfb on a display number it picks itself.
 func (e *env) startXvfb() error {
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		return errors.New("Xvfb not installed (sudo apt-get install -y xvfb)")
-	}
-	r, w, err := os.Pipe()
+	display, cmd, err := xtest.LaunchXvfb()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (is Xvfb installed? sudo apt-get install -y xvfb)", err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting Xvfb: %w", err)
-	}
-	w.Close()
 	e.pids = append(e.pids, cmd.Process.Pid)
 	e.stopX = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	numc := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		r.Close()
-		numc <- strings.TrimSpace(line)
-	}()
-	select {
-	case num := <-numc:
-		e.display = ":" + num
-		return nil
-	case <-time.After(20 * time.Second):
-		return errors.New("Xvfb gave no display number in 20s")
-	}
+	e.display = display
+	return nil
 }
 
 func run(ctx context.Context, cfg config) error {

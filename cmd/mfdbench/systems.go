@@ -32,6 +32,7 @@ import (
 	"github.com/openmfd/mfd/input/x11"
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
+	"github.com/openmfd/mfd/internal/mosqtest"
 	"github.com/openmfd/mfd/internal/wire"
 )
 
@@ -375,27 +376,11 @@ func (e *env) startBare(ctx context.Context, nPanels int) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startMosquitto starts C: Debian's Mosquitto with a plain TCP listener
 // for the agent and a TLS one for the panels. Its WebSocket listener does
 // not start in this sandbox (libwebsockets refuses), so the panels speak
 // MQTT over TLS on TCP: the closest transport to WSS that it offers.
 func (e *env) startMosquitto(ctx context.Context, nPanels int) error {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
-			return fmt.Errorf("mosquitto not installed (sudo apt-get install -y mosquitto)")
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
 	dir := filepath.Join(e.dir, "mosquitto")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -415,70 +400,14 @@ func (e *env) startMosquitto(ctx context.Context, nPanels int) error {
 	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o644); err != nil {
 		return err
 	}
-	pTCP, err := freePort()
+	m, err := mosqtest.Start(mosqtest.Options{Dir: dir, CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), MaxQueued: 100000})
 	if err != nil {
 		return err
 	}
-	pTLS, err := freePort()
-	if err != nil {
-		return err
-	}
-	conf := fmt.Sprintf(`per_listener_settings false
-allow_anonymous true
-persistence false
-log_dest none
-max_queued_messages 100000
-listener %d 127.0.0.1
-listener %d 127.0.0.1
-certfile %s
-keyfile %s
-`, pTCP, pTLS, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	if os.Geteuid() == 0 {
-		conf += "user root\n"
-	}
-	cf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, "-c", cf)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.Stdout = &stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	e.pids = append(e.pids, cmd.Process.Pid)
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() { _ = cmd.Process.Kill(); <-exited }
-	tcpAddr := fmt.Sprintf("127.0.0.1:%d", pTCP)
-	tlsAddr := fmt.Sprintf("127.0.0.1:%d", pTLS)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c1, err1 := net.Dial("tcp", tcpAddr)
-		c2, err2 := net.Dial("tcp", tlsAddr)
-		if err1 == nil && err2 == nil {
-			c1.Close()
-			c2.Close()
-			break
-		}
-		if c1 != nil {
-			c1.Close()
-		}
-		if c2 != nil {
-			c2.Close()
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("mosquitto exited: %s", stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return fmt.Errorf("mosquitto not listening after 10s: %s", stderr.String())
-		}
-	}
-	c := &system{name: "C", desc: "Mosquitto " + mosquittoVersion(bin) + ": agent on TCP, panels on TLS over TCP (no WSS), same agent, XTest",
+	e.pids = append(e.pids, m.Pid())
+	stop := m.Kill
+	tcpAddr, tlsAddr := m.Addr, m.TLSAddr
+	c := &system{name: "C", desc: "Mosquitto " + mosquittoVersion() + ": agent on TCP, panels on TLS over TCP (no WSS), same agent, XTest",
 		host: ids.NewHostID(), panels: anonPanels("pc", nPanels), atX: true,
 		dial: func(ctx context.Context) (net.Conn, error) {
 			d := tls.Dialer{Config: e.mfd.tc}
@@ -501,7 +430,11 @@ keyfile %s
 	return nil
 }
 
-func mosquittoVersion(bin string) string {
+func mosquittoVersion() string {
+	bin, _, err := mosqtest.Find()
+	if err != nil {
+		return ""
+	}
 	out, _ := exec.Command(bin, "-h").Output()
 	line, _, _ := strings.Cut(string(out), "\n")
 	if f := strings.Fields(line); len(f) >= 3 {

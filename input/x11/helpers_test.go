@@ -5,8 +5,9 @@ package x11
 import (
 	"testing"
 
-	"github.com/openmfd/mfd/input"
 	"go.uber.org/goleak"
+
+	"github.com/openmfd/mfd/input"
 )
 
 // newTestX11 opens an injector on display and closes it when the test

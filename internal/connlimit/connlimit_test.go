@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmfd/mfd/internal/poll"
 	"go.uber.org/goleak"
+
+	"github.com/openmfd/mfd/internal/poll"
 )
 
 func TestMain(m *testing.M) {

@@ -10,9 +10,6 @@
 package xtest
 
 import (
-	pollpkg "github.com/openmfd/mfd/internal/poll"
-	"github.com/openmfd/mfd/internal/syncbuf"
-
 	"bufio"
 	"errors"
 	"fmt"
@@ -25,6 +22,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	pollpkg "github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/syncbuf"
 )
 
 // Tools are the programs this package runs, each with the Debian package

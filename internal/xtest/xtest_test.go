@@ -2,6 +2,8 @@ package xtest
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -50,5 +52,25 @@ func TestFirstDiff(t *testing.T) {
 		if got := firstDiff(a, tc.b); got != tc.want {
 			t.Errorf("firstDiff(%v, %v) = %d, want %d", a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestLaunchXvfbServesUntilKilled: the launcher for callers without a
+// test to clean up after them (the bench, a server shared by a test
+// binary) gives a display X clients can use until its process is killed.
+func TestLaunchXvfbServesUntilKilled(t *testing.T) {
+	RequireTools(t)
+	display, cmd, err := LaunchXvfb()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	defer stop()
+	Run(t, display, "xdotool", "getmouselocation")
+	stop()
+	xdo := exec.Command("xdotool", "getmouselocation")
+	xdo.Env = append(os.Environ(), "DISPLAY="+display)
+	if out, err := xdo.CombinedOutput(); err == nil {
+		t.Errorf("xdotool on %s after Xvfb was killed succeeded: %s", display, out)
 	}
 }

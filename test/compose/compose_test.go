@@ -6,8 +6,6 @@
 package compose
 
 import (
-	"github.com/openmfd/mfd/internal/syncbuf"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -30,8 +28,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmfd/mfd/internal/poll"
 	"gopkg.in/yaml.v3"
+
+	"github.com/openmfd/mfd/internal/freeport"
+	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/syncbuf"
 )
 
 func repoRoot(t *testing.T) string {
@@ -581,7 +582,7 @@ func TestContainerCommandServes(t *testing.T) {
 	args := slices.Clone(cmdline[1:])
 	for i, a := range args {
 		if strings.HasPrefix(a, "0.0.0.0:") {
-			ports[a] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			ports[a] = fmt.Sprintf("127.0.0.1:%d", freeport.Must(t))
 			args[i] = ports[a]
 		}
 	}
@@ -724,16 +725,6 @@ func mqttConnect(t *testing.T, addr, user, pass string) byte {
 		t.Fatalf("got % x, want a CONNACK", ack)
 	}
 	return ack[3]
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // checkFor polls until a condition holds (see poll.Until).

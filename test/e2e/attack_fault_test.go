@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/mosqtest"
 	"github.com/openmfd/mfd/internal/xtest"
 )
 
@@ -96,92 +94,20 @@ func TestServerRestartWithRemoteAgentAndPanel(t *testing.T) {
 	xev.Expect(t, "after the restart, b only (r1 not run twice)", xtest.KeyTap("0x62")...)
 }
 
-// atkMosquitto runs Mosquitto on port with users agent and panel
-// (password pw), restartable.
-type atkMosquitto struct {
-	t    *testing.T
-	conf string
-	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func atkStartMosquitto(t *testing.T) *atkMosquitto {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-	}
-	passwd, perr := exec.LookPath("mosquitto_passwd")
-	if _, err := os.Stat(bin); err != nil || perr != nil {
-		msg := "mosquitto is not installed; install with: sudo apt-get install -y mosquitto mosquitto-clients"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	dir := t.TempDir()
-	pw := filepath.Join(dir, "passwd")
-	for i, u := range []string{"agent", "panel"} {
-		args := []string{"-b", pw, u, "pw"}
-		if i == 0 {
-			args = append([]string{"-c"}, args...)
-		}
-		if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
-			t.Fatalf("mosquitto_passwd: %v %s", err, out)
-		}
-	}
-	m := &atkMosquitto{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), conf: filepath.Join(dir, "mosquitto.conf")}
-	_, port, _ := net.SplitHostPort(m.addr)
-	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\nlog_dest stderr\nlog_type error\n", port, pw)
-	if os.Geteuid() == 0 {
-		text += "user root\n"
-	}
-	if err := os.WriteFile(m.conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m.start(bin)
-	t.Cleanup(m.kill)
-	return m
-}
-
-func (m *atkMosquitto) start(bin string) {
-	m.t.Helper()
-	m.cmd = exec.Command(bin, "-c", m.conf)
-	m.done = make(chan struct{})
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("starting mosquitto: %v", err)
-	}
-	done := m.done
-	go func() { _ = m.cmd.Wait(); close(done) }()
-	checkFor(m.t, 10*time.Second, 20*time.Millisecond, func() error {
-		c, err := net.Dial("tcp", m.addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-}
-
-func (m *atkMosquitto) kill() {
-	_ = m.cmd.Process.Kill()
-	<-m.done
-}
-
 // TestMosquittoRestartUnderBrokerAgent: `mfd agent --broker` against
 // Mosquitto serves a panel, Mosquitto is killed and started again, and the
 // agent reconnects by itself and serves again.
 func TestMosquittoRestartUnderBrokerAgent(t *testing.T) {
-	m := atkStartMosquitto(t)
+	m := mosqtest.Run(t, mosqtest.Options{Users: map[string]string{"agent": "pw", "panel": "pw"}})
 	display := xtest.StartXvfb(t)
 	xev := xtest.StartXev(t, display)
-	ag := startProc(t, []string{"DISPLAY=" + display}, mfdBin, "agent", "--broker", "mqtt://"+m.addr,
+	ag := startProc(t, []string{"DISPLAY=" + display}, mfdBin, "agent", "--broker", "mqtt://"+m.Addr,
 		"--username", "agent", "--password", "pw", "--state-dir", t.TempDir(), "--name", "mosquitto host")
 	host := ag.waitOutput(`agent for host ([0-9a-f-]{36}) running`, 15*time.Second)[1]
 	const sub = "p-mosquittopanel"
 	panel := func() *atkCommander {
 		t.Helper()
-		conn, err := net.Dial("tcp", m.addr)
+		conn, err := net.Dial("tcp", m.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,10 +137,12 @@ func TestMosquittoRestartUnderBrokerAgent(t *testing.T) {
 	xev.Expect(t, "a before the restart", xtest.KeyTap("0x61")...)
 
 	killed := time.Now()
-	m.kill()
+	m.Kill()
 	c.close()
 	time.Sleep(time.Second) // down long enough for the agent to notice and back off
-	m.start(m.cmd.Path)
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	restarted := time.Now()
 	c = panel()
 	t.Logf("agent back on Mosquitto %v after it answered again (%v after kill -9)",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/freeport"
 	"github.com/openmfd/mfd/internal/xtest"
 )
 
@@ -81,7 +82,7 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak skipped with -short")
 	}
-	local := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	local := fmt.Sprintf("127.0.0.1:%d", freeport.Must(t))
 	s := startServer(t, withArgs("--mqtt-local", local))
 	_, a := s.pair("soak panel", "", nil)
 	_, host := atkRemoteAgent(t, s, t.TempDir(), "DISPLAY="+xtest.StartXvfb(t))

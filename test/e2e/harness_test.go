@@ -4,14 +4,11 @@
 package e2e
 
 import (
-	"github.com/openmfd/mfd/internal/syncbuf"
-
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +20,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/openmfd/mfd/internal/freeport"
 	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/winetest"
 )
 
@@ -56,16 +56,6 @@ func runMain(m *testing.M) int {
 
 // checkFor polls until a condition holds (see poll.Until).
 var checkFor = poll.Until
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // syncBuffer collects output that one goroutine writes while another reads.
 type syncBuffer = syncbuf.Buffer
@@ -147,9 +137,9 @@ func startServer(t *testing.T, opts ...serverOpt) *server {
 		s.stateDir = t.TempDir()
 	}
 	if s.addr == "" {
-		s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		s.addr = fmt.Sprintf("127.0.0.1:%d", freeport.Must(t))
 	}
-	s.tlsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s.tlsAddr = fmt.Sprintf("127.0.0.1:%d", freeport.Must(t))
 	args := []string{"serve", "--state-dir", s.statePath(), "--listen", s.addr, "--mqtt-tls", s.tlsAddr}
 	if !s.agent {
 		args = append(args, "--no-agent")

@@ -3,93 +3,23 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/mosqtest"
 	"github.com/openmfd/mfd/internal/xtest"
 )
 
-// mosquittoTools finds mosquitto (in sbin on Debian) and its clients, or
-// skips the test with the install line; with CI=true it fails instead.
-func mosquittoTools(t *testing.T) (broker, passwd string) {
-	t.Helper()
-	find := func(name string) string {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-			if p := filepath.Join(dir, name); fileExists(p) {
-				return p
-			}
-		}
-		return ""
-	}
-	broker, passwd = find("mosquitto"), find("mosquitto_passwd")
-	if broker == "" || passwd == "" || find("mosquitto_pub") == "" || find("mosquitto_sub") == "" {
-		msg := "mosquitto is not installed; install with: sudo apt-get install -y mosquitto mosquitto-clients"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return broker, passwd
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // startMosquitto runs a private Mosquitto on a free loopback port with
 // anonymous access off and a password file made by mosquitto_passwd; it
-// returns the port.
+// returns the port. The test uses mosquitto_pub and mosquitto_sub too.
 func startMosquitto(t *testing.T, users map[string]string) int {
 	t.Helper()
-	broker, passwd := mosquittoTools(t)
-	dir := t.TempDir()
-	pwfile := filepath.Join(dir, "passwd")
-	first := true
-	for u, p := range users {
-		args := []string{"-b", pwfile, u, p}
-		if first {
-			args = append([]string{"-c"}, args...)
-			first = false
-		}
-		if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
-			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
-		}
-	}
-	port := freePort(t)
-	conf := filepath.Join(dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port, pwfile)
-	if os.Geteuid() == 0 {
-		// As root, mosquitto would switch to its own user, which cannot
-		// read the test's private temp dir.
-		text += "user root\n"
-	}
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := startProc(t, nil, broker, "-c", conf)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		select {
-		case <-m.done:
-			t.Fatalf("mosquitto exited: %v\n%s", m.err, m.out)
-		default:
-		}
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-	return port
+	mosqtest.RequireClients(t)
+	return mosqtest.Run(t, mosqtest.Options{Users: users}).Port
 }
 
 // TestAgentThroughMosquitto is issue 3's third acceptance, second half:

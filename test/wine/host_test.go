@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/openmfd/mfd/internal/freeport"
 	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/winetest"
@@ -42,7 +44,7 @@ type hostServer struct {
 // with env added to the environment.
 func startServeEnv(t *testing.T, w *winetest.Wine, exe string, env []string, args ...string) *hostServer {
 	t.Helper()
-	port := freePort(t)
+	port := freeport.Must(t)
 	full := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
 	s := &hostServer{addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: w.CommandContext(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	s.cmd.Env = append(s.cmd.Env, env...)

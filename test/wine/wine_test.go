@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/freeport"
 	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/winetest"
@@ -57,16 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // winServer is one `mfd.exe serve` under Wine.
 type winServer struct {
 	cmd  *exec.Cmd
@@ -76,7 +66,7 @@ type winServer struct {
 
 func startServe(t *testing.T, w *winetest.Wine, exe, stateDir string, args ...string) *winServer {
 	t.Helper()
-	port := freePort(t)
+	port := freeport.Must(t)
 	full := append([]string{"serve", "--state-dir", stateDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
 	s := &winServer{cmd: w.CommandContext(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
@@ -143,7 +133,7 @@ func TestAdminPipe(t *testing.T) {
 
 	// A second server on the same state dir is refused, the first keeps
 	// answering.
-	_, errOut, err = run(t, w, exe, "serve", "--no-agent", "--state-dir", state, "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	_, errOut, err = run(t, w, exe, "serve", "--no-agent", "--state-dir", state, "--listen", fmt.Sprintf("127.0.0.1:%d", freeport.Must(t)))
 	if err == nil || !strings.Contains(errOut, "another server is running") {
 		t.Errorf("second serve = %v, %q; want another server is running", err, errOut)
 	}
