@@ -208,8 +208,8 @@ func (s *Service) handleAuthorise(w http.ResponseWriter, r *http.Request) {
 	}
 	if wait > 0 {
 		// The body is in: lift the server's bound on reading the request
-		// (connlimit.Release), which would otherwise end the long poll by
-		// cancelling its context.
+		// (connlimit.EndHandshakeOnRequest), which would otherwise end the
+		// long poll by cancelling its context.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	}
 

@@ -206,7 +206,7 @@ func New(opts Options) (*Broker, error) {
 		opts.HandshakeTimeout = 5 * time.Second
 	}
 	if opts.MaxConnsPerIP == 0 {
-		opts.MaxConnsPerIP = 32
+		opts.MaxConnsPerIP = connlimit.DefaultMaxPerIP
 	}
 	if opts.MaxClients <= 0 {
 		opts.MaxClients = DefaultMaxClients
@@ -319,7 +319,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		tl := &tcpListener{
 			listener: listener{id: e.id, addr: nl.Addr().String()},
 			b:        b,
-			ln:       connlimit.NewListener(nl, b.opts.MaxConnsPerIP, b.opts.HandshakeTimeout),
+			ln:       connlimit.New(nl, b.limits()),
 			tls:      e.tls,
 		}
 		tl.wg.Add(1) // done when Serve returns
@@ -359,9 +359,9 @@ func (b *Broker) Start(ctx context.Context) error {
 // WrapListener wraps the HTTPS listener that serves Handler with the same
 // per-address cap and handshake deadline as the broker's own listeners.
 // Serve it with an http.Server whose ConnContext is ConnContext and whose
-// handler is wrapped in connlimit.Release.
+// handler is wrapped in connlimit.EndHandshakeOnRequest.
 func (b *Broker) WrapListener(ln net.Listener) *connlimit.Listener {
-	return connlimit.NewListener(ln, b.opts.MaxConnsPerIP, b.opts.HandshakeTimeout)
+	return connlimit.New(ln, b.limits())
 }
 
 // Addr returns the address the listener with the given ID is bound to
@@ -465,7 +465,7 @@ func (b *Broker) serveConn(listenerID string, c net.Conn, handshake func(net.Con
 	if lc, ok := c.(*connlimit.Conn); ok {
 		// The handshake deadline set at accept stays in force through
 		// CONNECT; from then on mochi sets deadlines from the keepalive.
-		lc.Release()
+		lc.EndHandshake()
 	}
 	qc = newQueueConn(served)
 	return b.server.EstablishConnection(listenerID, qc)
@@ -523,4 +523,10 @@ func (b *Broker) disconnect(cl *mqtt.Client, code packets.Code) {
 		return
 	}
 	cl.Stop(code)
+}
+
+// limits are the per-address cap and handshake deadline of every listener
+// the broker's clients arrive on.
+func (b *Broker) limits() connlimit.Options {
+	return connlimit.Options{MaxPerIP: b.opts.MaxConnsPerIP, HandshakeTimeout: b.opts.HandshakeTimeout}
 }

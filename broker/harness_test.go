@@ -122,7 +122,7 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 }
 
 // newEnvWiring starts an env; clamp false wires the HTTPS side the plain
-// way (connlimit.Wrap without a clamp, no Release middleware), where
+// way (connlimit.New without a handshake deadline, no EndHandshakeOnRequest), where
 // net/http's ReadHeaderTimeout bounds the TLS handshake and the /mqtt
 // handler the rest.
 func newEnvWiring(t *testing.T, mod func(*Options), clamp bool) *env {
@@ -157,11 +157,11 @@ func newEnvWiring(t *testing.T, mod func(*Options), clamp bool) *env {
 		}
 	})
 	if clamp {
-		e.srv = httptest.NewUnstartedServer(connlimit.Release(mux))
+		e.srv = httptest.NewUnstartedServer(connlimit.EndHandshakeOnRequest(mux))
 		e.ln = b.WrapListener(e.srv.Listener)
 	} else {
 		e.srv = httptest.NewUnstartedServer(mux)
-		e.ln = connlimit.Wrap(e.srv.Listener, connlimit.Options{MaxPerIP: b.opts.MaxConnsPerIP})
+		e.ln = connlimit.New(e.srv.Listener, connlimit.Options{MaxPerIP: b.opts.MaxConnsPerIP})
 	}
 	e.srv.Listener = e.ln
 	e.srv.Config.ConnContext = ConnContext

@@ -88,7 +88,7 @@ func (b *Broker) Handler() http.Handler {
 		if c, ok := connlimit.FromContext(r.Context()); ok {
 			// From here the deadline below, not the listener's clamp,
 			// holds the connection; mochi replaces it after CONNECT.
-			c.Release()
+			c.EndHandshake()
 		}
 		u := *up
 		u.HandshakeTimeout = remaining

@@ -116,11 +116,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
 	// One deadline from accept covers the TLS handshake, the HTTP headers,
-	// the WebSocket upgrade and MQTT CONNECT; Release lifts it for plain
-	// HTTP requests once their headers are in.
+	// the WebSocket upgrade and MQTT CONNECT; EndHandshakeOnRequest lifts
+	// it for plain HTTP requests once their headers are in.
 	ln = br.WrapListener(ln)
 	srv := &http.Server{
-		Handler:           connlimit.Release(securityHeaders(mux)),
+		Handler:           connlimit.EndHandshakeOnRequest(securityHeaders(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,

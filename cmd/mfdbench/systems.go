@@ -154,7 +154,7 @@ func startMFD(ctx context.Context, dir string, maxClients int) (*mfdServer, erro
 		svc.Close()
 		return nil, err
 	}
-	lln := connlimit.Wrap(ln, connlimit.Options{MaxPerIP: -1})
+	lln := connlimit.New(ln, connlimit.Options{MaxPerIP: -1})
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

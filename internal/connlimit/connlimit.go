@@ -1,6 +1,6 @@
 // Package connlimit wraps a net.Listener so that one remote address cannot
 // hold more than a fixed number of connections, and so that every
-// connection carries its accept time and, until released, one deadline
+// connection carries its accept time and, until its handshake ends, one deadline
 // that covers everything before the application takes over (TLS
 // handshake, HTTP headers, WebSocket upgrade, MQTT CONNECT).
 package connlimit
@@ -20,7 +20,7 @@ import (
 // still in its handshake (so silent sockets cannot lock a real client out
 // from behind the same address); when every one of them is past its
 // handshake, the new connection is closed at once, before any byte is read. The zero value is not
-// usable; use NewListener. Accept and Close are safe for concurrent use.
+// usable; use New. Accept and Close are safe for concurrent use.
 type Listener struct {
 	net.Listener
 	max     int
@@ -31,34 +31,28 @@ type Listener struct {
 	conns map[string][]*Conn // open connections per address, oldest first
 }
 
-// DefaultMaxPerIP is the cap Wrap applies when Options.MaxPerIP is zero.
+// DefaultMaxPerIP is the cap New applies when Options.MaxPerIP is zero.
 const DefaultMaxPerIP = 32
 
-// Options configure Wrap. The zero value caps each address at
-// DefaultMaxPerIP connections and sets no handshake clamp.
+// Options configure New. The zero value caps each address at
+// DefaultMaxPerIP connections and sets no handshake deadline.
 type Options struct {
 	// MaxPerIP caps concurrent connections per remote IP; 0 means
 	// DefaultMaxPerIP, negative means no cap.
 	MaxPerIP int
 	// HandshakeTimeout, when set, clamps every deadline of a connection to
-	// accept + HandshakeTimeout until Conn.Release. Serving HTTP, wrap the
-	// handler in Release, or every request dies at that deadline.
+	// accept + HandshakeTimeout until Conn.EndHandshake. Serving HTTP, wrap
+	// the handler in EndHandshakeOnRequest, or every request dies at that
+	// deadline.
 	HandshakeTimeout time.Duration
 }
 
-// Wrap is NewListener with Options.
-func Wrap(l net.Listener, o Options) *Listener {
+// New wraps l in a Listener with the cap and handshake deadline of o.
+func New(l net.Listener, o Options) *Listener {
 	if o.MaxPerIP == 0 {
 		o.MaxPerIP = DefaultMaxPerIP
 	}
-	return NewListener(l, o.MaxPerIP, o.HandshakeTimeout)
-}
-
-// NewListener wraps l. maxPerIP <= 0 means no cap. handshakeTimeout > 0
-// makes every accepted connection's deadlines end at accept time plus
-// handshakeTimeout until Conn.Release is called; 0 leaves deadlines alone.
-func NewListener(l net.Listener, maxPerIP int, handshakeTimeout time.Duration) *Listener {
-	return &Listener{Listener: l, max: maxPerIP, timeout: handshakeTimeout, now: time.Now, conns: map[string][]*Conn{}}
+	return &Listener{Listener: l, max: o.MaxPerIP, timeout: o.HandshakeTimeout, now: time.Now, conns: map[string][]*Conn{}}
 }
 
 // Accept returns the next connection whose address is under the cap.
@@ -74,7 +68,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		var evict *Conn
 		if open := l.conns[ip]; l.max > 0 && len(open) >= l.max {
 			for _, o := range open {
-				if !o.released.Load() {
+				if !o.handshakeDone.Load() {
 					evict = o
 					break
 				}
@@ -122,17 +116,17 @@ func (l *Listener) Count(ip string) int {
 func (l *Listener) wrap(c net.Conn, ip string) *Conn {
 	now := l.now()
 	wc := &Conn{Conn: c, accepted: now}
-	wc.onClose = func() { l.release(ip, wc) }
+	wc.onClose = func() { l.forget(ip, wc) }
 	if l.timeout > 0 {
 		wc.limit = now.Add(l.timeout)
 		_ = c.SetDeadline(wc.limit)
 	} else {
-		wc.released.Store(true)
+		wc.handshakeDone.Store(true)
 	}
 	return wc
 }
 
-func (l *Listener) release(ip string, c *Conn) {
+func (l *Listener) forget(ip string, c *Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.remove(ip, c)
@@ -166,31 +160,33 @@ func bucket(ip string) string {
 	return a.String()
 }
 
-// Conn is a connection accepted by a Listener. Until Release is called,
-// every deadline set on it is clamped to its handshake limit, so that
+// Conn is a connection accepted by a Listener. Until EndHandshake is
+// called, every deadline set on it is clamped to its handshake deadline, so that
 // neither the TLS stack nor net/http can extend the time a silent client
 // may hold it. Safe for concurrent use as a net.Conn.
 type Conn struct {
 	net.Conn
-	accepted time.Time
-	limit    time.Time
-	released atomic.Bool
-	once     sync.Once
-	onClose  func()
+	accepted      time.Time
+	limit         time.Time
+	handshakeDone atomic.Bool
+	once          sync.Once
+	onClose       func()
 }
 
 // Accepted returns when the connection was accepted.
 func (c *Conn) Accepted() time.Time { return c.accepted }
 
-// Limit returns the handshake deadline (zero when there is none).
-func (c *Conn) Limit() time.Time { return c.limit }
+// HandshakeDeadline returns the deadline that holds the connection until
+// EndHandshake (zero when there is none).
+func (c *Conn) HandshakeDeadline() time.Time { return c.limit }
 
-// Release ends the clamp: deadlines set from now on are taken as they are.
-// The deadline in force stays until someone sets another.
-func (c *Conn) Release() { c.released.Store(true) }
+// EndHandshake ends the clamp: deadlines set from now on are taken as they
+// are, and the connection can no longer be displaced by a newcomer from its
+// address. The deadline in force stays until someone sets another.
+func (c *Conn) EndHandshake() { c.handshakeDone.Store(true) }
 
 func (c *Conn) clamp(t time.Time) time.Time {
-	if c.released.Load() || c.limit.IsZero() {
+	if c.handshakeDone.Load() || c.limit.IsZero() {
 		return t
 	}
 	if t.IsZero() || t.After(c.limit) {
@@ -199,13 +195,13 @@ func (c *Conn) clamp(t time.Time) time.Time {
 	return t
 }
 
-// SetDeadline sets both deadlines, clamped until Release.
+// SetDeadline sets both deadlines, clamped until EndHandshake.
 func (c *Conn) SetDeadline(t time.Time) error { return c.Conn.SetDeadline(c.clamp(t)) }
 
-// SetReadDeadline sets the read deadline, clamped until Release.
+// SetReadDeadline sets the read deadline, clamped until EndHandshake.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
 
-// SetWriteDeadline sets the write deadline, clamped until Release.
+// SetWriteDeadline sets the write deadline, clamped until EndHandshake.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
 
 // Close closes the connection and gives its slot back to its address.
@@ -245,26 +241,27 @@ func FromContext(ctx context.Context) (*Conn, bool) {
 	return nil, false
 }
 
-// BodyTimeout bounds how long, once Release has lifted the handshake
-// deadline, a request's body may take to arrive: a body that trickles in a
-// byte at a time would otherwise hold its connection, and its address's
-// slot, for ever.
+// BodyTimeout bounds how long, once EndHandshakeOnRequest has lifted the
+// handshake deadline, a request's body may take to arrive: a body that
+// trickles in a byte at a time would otherwise hold its connection, and its
+// address's slot, for ever.
 const BodyTimeout = 10 * time.Second
 
-// Release wraps an HTTP handler so that, once a request's headers are in,
-// its connection is released from the handshake deadline and may live as
-// long as the http.Server's own timeouts allow (a long-poll, keep-alive).
+// EndHandshakeOnRequest wraps an HTTP handler so that, once a request's
+// headers are in, its connection leaves the handshake deadline and may
+// live as long as the http.Server's own timeouts allow (a long poll,
+// keep-alive).
 // Reading the request is still bounded: the read deadline becomes
 // BodyTimeout from now. A handler that goes on waiting after it has read
 // its body (a long poll, whose client may hang up meanwhile) clears it with
 // http.ResponseController.SetReadDeadline(time.Time{}); handlers that must
 // keep the handshake deadline (the MQTT WebSocket endpoint) set their own
 // right after.
-func Release(h http.Handler) http.Handler {
+func EndHandshakeOnRequest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := FromContext(r.Context()); ok {
-			if !c.released.Load() {
-				c.Release()
+			if !c.handshakeDone.Load() {
+				c.EndHandshake()
 				// net/http already cleared its header deadline, which the
 				// clamp turned into the handshake limit: clear the write
 				// side for real.

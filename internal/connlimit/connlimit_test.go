@@ -47,7 +47,7 @@ func TestCapPerIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewListener(inner, 3, 0)
+	l := New(inner, Options{MaxPerIP: 3})
 	held := make(chan net.Conn, 10)
 	serve(t, l, func(c net.Conn) { held <- c })
 
@@ -103,7 +103,7 @@ func TestHandshakeClamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewListener(inner, 0, 300*time.Millisecond)
+	l := New(inner, Options{MaxPerIP: -1, HandshakeTimeout: 300 * time.Millisecond})
 	got := make(chan error, 2)
 	serve(t, l, func(c net.Conn) {
 		defer c.Close()
@@ -112,11 +112,11 @@ func TestHandshakeClamp(t *testing.T) {
 		_ = c.SetReadDeadline(time.Time{})
 		_, err := c.Read(make([]byte, 1))
 		got <- err
-		if lc.Accepted().IsZero() || lc.Limit().Sub(lc.Accepted()) != 300*time.Millisecond {
-			got <- fmt.Errorf("accepted %v, limit %v", lc.Accepted(), lc.Limit())
+		if lc.Accepted().IsZero() || lc.HandshakeDeadline().Sub(lc.Accepted()) != 300*time.Millisecond {
+			got <- fmt.Errorf("accepted %v, limit %v", lc.Accepted(), lc.HandshakeDeadline())
 			return
 		}
-		lc.Release()
+		lc.EndHandshake()
 		_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		_, err = c.Read(make([]byte, 1))
 		got <- err
@@ -134,7 +134,7 @@ func TestHandshakeClamp(t *testing.T) {
 		t.Errorf("handshake deadline hit after %v, want about 300ms", d)
 	}
 	if err := <-got; err == nil || !isTimeout(err) {
-		t.Errorf("read after Release: %v, want its own deadline", err)
+		t.Errorf("read after EndHandshake: %v, want its own deadline", err)
 	}
 }
 
@@ -171,7 +171,7 @@ func TestNewConnDisplacesOldestInHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewListener(inner, 3, time.Minute)
+	l := New(inner, Options{MaxPerIP: 3, HandshakeTimeout: time.Minute})
 	accepted := make(chan *Conn, 10)
 	serve(t, l, func(c net.Conn) { accepted <- c.(*Conn) })
 
@@ -185,7 +185,7 @@ func TestNewConnDisplacesOldestInHandshake(t *testing.T) {
 		return c
 	}
 	established := dial()
-	(<-accepted).Release() // past its handshake: never displaced
+	(<-accepted).EndHandshake() // past its handshake: never displaced
 	silent1, silent2 := dial(), dial()
 	<-accepted
 	<-accepted

@@ -36,7 +36,7 @@ func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{} }
 // neighbouring /64 has its own, and IPv4-mapped addresses count as IPv4.
 func TestCapPerIPv6Prefix(t *testing.T) {
 	inner := &chanListener{c: make(chan net.Conn), done: make(chan struct{})}
-	l := NewListener(inner, 2, 0)
+	l := New(inner, Options{MaxPerIP: 2})
 	var peers []net.Conn
 	accepted := make(chan net.Conn, 16)
 	loop := make(chan struct{})
