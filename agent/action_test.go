@@ -23,25 +23,12 @@ func byID(rs []wire.Reply) map[string]wire.Reply {
 	return m
 }
 
-// armed returns how many of c's timers are still to fire.
-func (c *fakeClock) armed() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.done {
-			n++
-		}
-	}
-	return n
-}
-
 // advanceAsleep waits until n timers are armed (an action's sleep step
 // among them), then moves the clock by d.
 func (ta *testAgent) advanceAsleep(n int, d time.Duration) {
 	ta.t.Helper()
 	checkFor(ta.t, 5*time.Second, time.Millisecond, func() error {
-		if got := ta.clk.armed(); got < n {
+		if got := ta.clk.Pending(); got < n {
 			return fmt.Errorf("%d timers armed, want %d", got, n)
 		}
 		return nil

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openmfd/mfd/input"
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
 )
@@ -66,7 +67,7 @@ type Options struct {
 	// it: whoever made it does, after Close.
 	Injector input.Injector
 	// Clock defaults to the wall clock.
-	Clock Clock
+	Clock clock.Clock
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Config holds the host's actions; nil means none.
@@ -117,7 +118,7 @@ type Agent struct {
 	name  string
 	opts  Options
 	log   *slog.Logger
-	clock Clock
+	clock clock.Clock
 	inj   input.Injector
 	// cfg is the host config in force; Reload swaps it while commands run.
 	cfg atomic.Pointer[Config]
@@ -150,12 +151,12 @@ type Agent struct {
 	mu         sync.Mutex // guards the fields below
 	conn       net.Conn   // the current raw connection, for a planned reconnect
 	connExp    time.Time  // when the password of the attempt in progress expires
-	refresh    Timer
+	refresh    clock.Timer
 	user       string
 	pushed     wire.TokenMsg
 	haSent     bool
-	haLast     time.Time // when discovery was last sent for a birth message
-	haTimer    Timer     // the answer due to a birth message, if one is
+	haLast     time.Time   // when discovery was last sent for a birth message
+	haTimer    clock.Timer // the answer due to a birth message, if one is
 	goroutines sync.WaitGroup
 	// cfgErr says why the config file's last edit was not taken.
 	cfgErr string
@@ -171,7 +172,7 @@ type Agent struct {
 	held       map[heldInput]*hold
 	dedup      map[dedupKey]dedupEntry
 	dedupOrder []dedupKey
-	sweepTimer Timer
+	sweepTimer clock.Timer
 }
 
 // publisher is the part of autopaho's ConnectionManager the agent
@@ -189,7 +190,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, errors.New("creating agent: no injector")
 	}
 	if opts.Clock == nil {
-		opts.Clock = RealClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/wire"
 )
 
@@ -112,7 +113,7 @@ pages: [{name: Main, buttons: [mic]}, {name: More, buttons: [b, mic]}]
 func TestStateProbeFollowsTheHost(t *testing.T) {
 	flag := filepath.Join(t.TempDir(), "on")
 	cfg := mustParse(t, fmt.Sprintf(`actions: [{id: t, steps: [{op: key.tap, key: a}], state: {exec: [test, -e, %q], every: 24h}}]`, flag))
-	ta := newTestAgent(t, func(o *Options) { o.Config = cfg; o.Clock = RealClock{} }).started()
+	ta := newTestAgent(t, func(o *Options) { o.Config = cfg; o.Clock = clock.Real{} }).started()
 	ta.startProbes()
 	state := func(want string) {
 		t.Helper()
@@ -143,7 +144,7 @@ func TestStateProbeFollowsTheHost(t *testing.T) {
 func TestStateProbeRunsEvery(t *testing.T) {
 	flag := filepath.Join(t.TempDir(), "on")
 	cfg := mustParse(t, fmt.Sprintf(`actions: [{id: t, steps: [{op: key.tap, key: a}], state: {exec: [test, -e, %q], every: 500ms}}]`, flag))
-	ta := newTestAgent(t, func(o *Options) { o.Config = cfg; o.Clock = RealClock{} }).started()
+	ta := newTestAgent(t, func(o *Options) { o.Config = cfg; o.Clock = clock.Real{} }).started()
 	ta.startProbes()
 	if err := os.WriteFile(flag, nil, 0o600); err != nil {
 		t.Fatal(err)
