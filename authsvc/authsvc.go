@@ -25,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/wire"
 )
@@ -51,8 +52,9 @@ type Options struct {
 	Name string
 	// Version is served in /info.
 	Version string
-	// Clock is RealClock when nil.
-	Clock Clock
+	// Clock is read for token lifetimes, pending expiry and last-seen
+	// times; clock.Real when nil.
+	Clock clock.Clock
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Notifier is told about each new pairing request; LogNotifier when nil.
@@ -97,7 +99,7 @@ type Options struct {
 type Service struct {
 	opts     Options
 	log      *slog.Logger
-	clock    Clock
+	clock    clock.Clock
 	notifier Notifier
 
 	serverID ids.ServerID
@@ -143,7 +145,7 @@ var _ authn.Authenticator = (*Service)(nil)
 // cannot be read is an error wrapping ErrCorruptState, never replaced.
 func New(opts Options) (*Service, error) {
 	if opts.Clock == nil {
-		opts.Clock = RealClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -379,9 +381,11 @@ func (s *Service) stop() { s.stopOnce.Do(func() { close(s.closing) }) }
 // janitor expires pending requests, flushes last-seen times now and then
 // and forgets idle rate limiters.
 func (s *Service) janitor(ctx context.Context) {
+	// The tick is wall time: it says how often to look, not what time it
+	// is; what it finds due is decided by s.clock.
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	lastFlush := time.Now()
+	lastFlush := s.clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -396,13 +400,13 @@ func (s *Service) janitor(ctx context.Context) {
 				delete(s.cooldown, b)
 			}
 		}
-		if s.seenDirty && time.Since(lastFlush) > time.Minute {
+		if s.seenDirty && s.clock.Now().Sub(lastFlush) > time.Minute {
 			if err := s.store.save(); err != nil {
 				s.log.Warn("saving last-seen times", "err", err)
 			} else {
 				s.seenDirty = false
 			}
-			lastFlush = time.Now()
+			lastFlush = s.clock.Now()
 		}
 		s.mu.Unlock()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/syncbuf"
@@ -28,28 +29,6 @@ func TestMain(m *testing.M) {
 // leakIgnores names goroutines that live for the whole process by design
 // (set per OS).
 var leakIgnores []goleak.Option
-
-// fakeClock is a Clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // syncBuffer collects log output from many goroutines.
 type syncBuffer = syncbuf.Buffer
@@ -92,7 +71,7 @@ func (r *recordingRevoker) revoked() []string {
 
 type testEnv struct {
 	svc   *Service
-	clock *fakeClock
+	clock *clock.Fake
 	logs  *syncBuffer
 	notes *recordingNotifier
 	dir   string
@@ -102,7 +81,7 @@ type testEnv struct {
 // mod may adjust the options.
 func newTestService(t testing.TB, mod func(*Options)) *testEnv {
 	t.Helper()
-	env := &testEnv{clock: newFakeClock(), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: testdir.New(t)}
+	env := &testEnv{clock: clock.NewFake(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, notes: &recordingNotifier{}, dir: testdir.New(t)}
 	opts := Options{
 		StateDir: env.dir,
 		Name:     "testhost",

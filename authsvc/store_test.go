@@ -3,11 +3,13 @@ package authsvc
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openmfd/mfd/internal/authn"
 	"github.com/openmfd/mfd/internal/ids"
@@ -260,4 +262,33 @@ func TestClientKeyNeverStored(t *testing.T) {
 			t.Errorf("client key found in the log")
 		}
 	}
+}
+
+// TestJanitorFlushesLastSeenByTheServiceClock: last-seen times reach the
+// state file once the service's clock, not the wall clock, is a minute
+// past the last flush.
+func TestJanitorFlushesLastSeenByTheServiceClock(t *testing.T) {
+	env := newTestService(t, nil)
+	if err := env.svc.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, sub := env.pair(t, wire.RolePanel, ids.HostID{})
+	if _, err := env.svc.Authenticate(string(sub), env.token(t, sub)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(env.dir, clientsFile)
+	if b, err := os.ReadFile(path); err != nil || bytes.Contains(b, []byte("last_seen")) {
+		t.Fatalf("%s before a minute has passed: %v\n%s", clientsFile, err, b)
+	}
+	env.clock.Advance(2 * time.Minute)
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(b, []byte("last_seen")) {
+			return fmt.Errorf("%s has no last_seen two minutes (by the service's clock) after the client was seen:\n%s", clientsFile, b)
+		}
+		return nil
+	})
 }

@@ -2,10 +2,8 @@ package broker
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/openmfd/mfd/internal/authn"
-	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/topicacl"
 	"github.com/openmfd/mfd/internal/wire"
 )
@@ -18,50 +16,24 @@ import (
 // topic outside the table) and, for this table, complete enough: no
 // useful filter is covered only by a union of patterns.
 
-// ruleCache memoizes topicacl.For, which builds some twenty strings and
-// is asked on every publish and every delivery, by the identity fields it
-// reads: role, subject and host. It is emptied when it holds maxCachedRules
-// identities, so it stays small whatever clients come and go.
-var ruleCache struct {
-	sync.RWMutex
-	m map[ruleKey][]topicacl.Rule
+// grant is what one session may read and write: its identity and the
+// table's rules for it. Every publish and every delivery asks, so the
+// rules (some twenty strings) are built once, when the session
+// authenticates at CONNECT and again at re-authentication.
+type grant struct {
+	id    authn.Identity
+	rules []topicacl.Rule
 }
 
-type ruleKey struct {
-	role wire.Role
-	sub  ids.Subject
-	host ids.HostID
-}
+func grantFor(id authn.Identity) grant { return grant{id: id, rules: topicacl.For(id)} }
 
-const maxCachedRules = 4096
-
-// rulesFor returns topicacl.For(id), from the cache when it can. The slice
-// is shared: callers must not change it.
-func rulesFor(id authn.Identity) []topicacl.Rule {
-	k := ruleKey{id.Role, id.Sub, id.Host}
-	ruleCache.RLock()
-	rs, ok := ruleCache.m[k]
-	ruleCache.RUnlock()
-	if ok {
-		return rs
-	}
-	rs = topicacl.For(id)
-	ruleCache.Lock()
-	if ruleCache.m == nil || len(ruleCache.m) >= maxCachedRules {
-		ruleCache.m = make(map[ruleKey][]topicacl.Rule)
-	}
-	ruleCache.m[k] = rs
-	ruleCache.Unlock()
-	return rs
-}
-
-// canRead reports whether id may subscribe to filter (or receive a message
+// canRead reports whether g may subscribe to filter (or receive a message
 // on topic, which is a filter without wildcards).
-func canRead(id authn.Identity, filter string) bool {
+func (g grant) canRead(filter string) bool {
 	if !validFilter(filter) || strings.HasPrefix(filter, "$") {
 		return false
 	}
-	for _, r := range rulesFor(id) {
+	for _, r := range g.rules {
 		if r.Read && contains(r.Filter, filter) {
 			return true
 		}
@@ -69,11 +41,11 @@ func canRead(id authn.Identity, filter string) bool {
 	return false
 }
 
-// canWrite reports whether id may publish to topic, with the retain flag
+// canWrite reports whether g may publish to topic, with the retain flag
 // when retain is true. Topics in the mfd tree must also parse, so that no
 // one writes a host level that is not a host ID or a subject that is not a
 // subject.
-func canWrite(id authn.Identity, topic string, retain bool) bool {
+func (g grant) canWrite(topic string, retain bool) bool {
 	if !validTopic(topic) || strings.HasPrefix(topic, "$") {
 		return false
 	}
@@ -82,7 +54,7 @@ func canWrite(id authn.Identity, topic string, retain bool) bool {
 			return false
 		}
 	}
-	for _, r := range rulesFor(id) {
+	for _, r := range g.rules {
 		if !r.Write || !contains(r.Filter, topic) {
 			continue
 		}

@@ -131,7 +131,7 @@ func TestCanRead(t *testing.T) {
 		{panelA, "mfd/v1/hosts/a+/status", false},
 	}
 	for _, tt := range tests {
-		if got := canRead(tt.id, tt.filter); got != tt.want {
+		if got := grantFor(tt.id).canRead(tt.filter); got != tt.want {
 			t.Errorf("canRead(%s, %q) = %v, want %v", who(tt.id), tt.filter, got, tt.want)
 		}
 	}
@@ -213,7 +213,7 @@ func TestCanWrite(t *testing.T) {
 		{agent1, "mfd/v1/clients/#", false, false},
 	}
 	for _, tt := range tests {
-		if got := canWrite(tt.id, tt.topic, tt.retain); got != tt.want {
+		if got := grantFor(tt.id).canWrite(tt.topic, tt.retain); got != tt.want {
 			t.Errorf("canWrite(%s, %q, retain=%v) = %v, want %v", who(tt.id), tt.topic, tt.retain, got, tt.want)
 		}
 	}
@@ -325,19 +325,19 @@ func FuzzFilterACL(f *testing.F) {
 	ids := []authn.Identity{panelA, panelB, agent1, integ}
 	f.Fuzz(func(t *testing.T, role byte, filter, topic string) {
 		id := ids[int(role)%len(ids)]
-		granted := canRead(id, filter)
-		_ = canWrite(id, topic, role&1 == 1)
+		granted := grantFor(id).canRead(filter)
+		_ = grantFor(id).canWrite(topic, role&1 == 1)
 		_ = canWill(id, topic, false)
 		_ = ownReplyTree(id, topic)
 		if !granted {
 			return
 		}
-		if validTopic(topic) && !strings.HasPrefix(topic, "$") && mqttMatch(filter, topic) && !canRead(id, topic) {
+		if validTopic(topic) && !strings.HasPrefix(topic, "$") && mqttMatch(filter, topic) && !grantFor(id).canRead(topic) {
 			t.Errorf("canRead(%s, %q) granted, but it matches %q, which canRead refuses", who(id), filter, topic)
 		}
 		// Random topics rarely match a granted filter: also fill the
 		// filter's wildcards with the topic's levels.
-		if inst := instantiate(filter, topic); validTopic(inst) && !strings.HasPrefix(inst, "$") && !canRead(id, inst) {
+		if inst := instantiate(filter, topic); validTopic(inst) && !strings.HasPrefix(inst, "$") && !grantFor(id).canRead(inst) {
 			t.Errorf("canRead(%s, %q) granted, but it matches %q, which canRead refuses", who(id), filter, inst)
 		}
 	})

@@ -50,6 +50,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 )
@@ -118,31 +119,15 @@ const (
 // ErrClosed is returned by calls on a broker that is closed or not started.
 var ErrClosed = errors.New("broker closed")
 
-// Clock is the broker's time source. Now is read for token expiry; AfterFunc
-// runs rotation and expiry. The zero Options use the system clock.
-type Clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is what Clock.AfterFunc returns.
-type Timer interface {
-	Stop() bool
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                            { return time.Now() }
-func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
-
 // Options configure a Broker. Authenticator and Logger are required.
 type Options struct {
 	// Authenticator checks every CONNECT and reissues tokens for rotation.
 	Authenticator authn.Authenticator
 	// Logger receives the broker's and mochi's logs. Tokens never reach it.
 	Logger *slog.Logger
-	// Clock defaults to the system clock.
-	Clock Clock
+	// Clock is read for token expiry and runs rotation, expiry and
+	// delayed Wills; clock.Real when nil.
+	Clock clock.Clock
 	// AllowedOrigins are extra exact origins allowed on the WebSocket
 	// upgrade besides the server's own.
 	AllowedOrigins []string
@@ -172,7 +157,7 @@ type Options struct {
 type Broker struct {
 	opts   Options
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	server *mqtt.Server
 	hook   *hook
 	// willClient publishes the delayed Wills the hook holds.
@@ -197,7 +182,7 @@ func New(opts Options) (*Broker, error) {
 		return nil, errors.New("creating broker: no logger")
 	}
 	if opts.Clock == nil {
-		opts.Clock = systemClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 30 * time.Second

@@ -15,6 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/openmfd/mfd/internal/authn"
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/topicacl"
 	"github.com/openmfd/mfd/internal/wire"
@@ -37,8 +38,8 @@ type session struct {
 	conn net.Conn
 	cl   *mqtt.Client
 	// The fields below are guarded by hook.mu.
-	id   authn.Identity
-	live bool // CONNACK sent
+	grant      // id, and the rules for it
+	live  bool // CONNACK sent
 	// counted is set when OnConnect accepts the session, before mochi
 	// writes the CONNACK: a client may end another session the moment it
 	// reads that CONNACK, before OnSessionEstablished runs, and that must
@@ -46,8 +47,8 @@ type session struct {
 	counted bool
 	revoked bool
 	expired bool
-	rotate  Timer
-	expire  Timer
+	rotate  clock.Timer
+	expire  clock.Timer
 	// overQuota holds, per SUBSCRIBE packet ID, the filters OnSubscribe
 	// refused for the subscription caps, so that OnPacketEncode can answer
 	// them 0x97 in the SUBACK.
@@ -306,7 +307,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if h.gen[sub] != gen {
 		return h.refuse(cl, packets.ErrNotAuthorized, 0x05, logSub, "revoked while connecting")
 	}
-	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, id: id, counted: true}
+	h.sessions[cl.Net.Conn] = &session{conn: cl.Net.Conn, cl: cl, grant: grantFor(id), counted: true}
 	h.live[sub]++
 	h.idents[sub] = id
 	if q, ok := cl.Net.Conn.(*queueConn); ok {
@@ -538,31 +539,31 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
-	id, ok := h.identity(cl)
+	g, ok := h.grant(cl)
 	if !ok {
 		return false
 	}
 	if write {
-		return canWrite(id, topic, false)
+		return g.canWrite(topic, false)
 	}
-	return canRead(id, topic)
+	return g.canRead(topic)
 }
 
-// identity returns cl's identity while its session may still act.
-func (h *hook) identity(cl *mqtt.Client) (authn.Identity, bool) {
+// grant returns what cl's session may do while it may still act.
+func (h *hook) grant(cl *mqtt.Client) (grant, bool) {
 	s := h.lookup(cl)
 	if s == nil {
-		return authn.Identity{}, false
+		return grant{}, false
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if s.revoked || s.expired {
-		return authn.Identity{}, false
+		return grant{}, false
 	}
 	if exp := s.id.ExpiresAt; !exp.IsZero() && !h.b.clock.Now().Before(exp.Add(h.b.opts.Grace)) {
-		return authn.Identity{}, false
+		return grant{}, false
 	}
-	return s.id, true
+	return s.grant, true
 }
 
 // OnPublish refuses what the topic check alone cannot see (retained
@@ -587,10 +588,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		// Any other error would let mochi deliver the message anyway.
 		return pk, packets.ErrRejectPacket
 	}
-	id, ok := h.identity(cl)
-	if !ok || !canWrite(id, pk.TopicName, pk.FixedHeader.Retain) {
+	g, ok := h.grant(cl)
+	if !ok || !g.canWrite(pk.TopicName, pk.FixedHeader.Retain) {
 		return deny()
 	}
+	id := g.id
 	if rt := pk.Properties.ResponseTopic; rt != "" && !ownReplyTree(id, rt) {
 		return deny()
 	}
@@ -675,7 +677,7 @@ func (h *hook) OnAuthPacket(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		h.mu.Unlock()
 		return pk, packets.ErrNotAuthorized
 	}
-	s.id = id
+	s.grant = grantFor(id)
 	h.scheduleLocked(s)
 	h.mu.Unlock()
 	return pk, cl.WritePacket(packets.Packet{

@@ -104,8 +104,9 @@ func (h *hook) clearRetained(sub ids.Subject) int {
 		clear[t] = struct{}{}
 	}
 	if known && id.Role == wire.RoleAgent {
+		g := grantFor(id)
 		for t := range h.b.server.Topics.Retained.GetAll() {
-			if canWrite(id, t, true) {
+			if g.canWrite(t, true) {
 				clear[t] = struct{}{}
 			}
 		}

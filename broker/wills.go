@@ -6,6 +6,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/openmfd/mfd/internal/clock"
 	"github.com/openmfd/mfd/internal/ids"
 )
 
@@ -23,7 +24,7 @@ const willClientID = "mfd-delayed-will"
 type delayedWill struct {
 	sub   ids.Subject
 	will  mqtt.Will
-	timer Timer
+	timer clock.Timer
 }
 
 // delayWillLocked sends will for client id after d unless it is cancelled
