@@ -583,7 +583,7 @@ func (a *Agent) renew() {
 		var ar *paho.AuthResponse
 		ar, err = cm.Authenticate(actx, &paho.Auth{
 			ReasonCode: 0x19,
-			Properties: &paho.AuthProperties{AuthMethod: authMethod, AuthData: []byte(pass)},
+			Properties: &paho.AuthProperties{AuthMethod: wire.AuthMethod, AuthData: []byte(pass)},
 		})
 		if err == nil && ar != nil && ar.Success {
 			a.log.Info("renewed the token in band", "expires", exp)
@@ -620,10 +620,6 @@ func (a *Agent) onConnectionDown() bool {
 	}
 	return true
 }
-
-// authMethod is the MQTT 5 authentication method of mfd's broker for
-// re-authentication with a fresh token.
-const authMethod = "mfd-jwt"
 
 // plannedReconnect ends the connection politely (DISCONNECT 0, so the
 // broker does not publish our Will) so that autopaho reconnects at once,

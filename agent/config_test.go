@@ -268,7 +268,7 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("device identifiers = %v, want [host id]", ids)
 	}
 	av := doc["availability"].([]any)[0].(map[string]any)
-	if av["topic"] != wire.StatusTopic(testHost) || av["value_template"] != haAvailabilityTemplate {
+	if av["topic"] != wire.StatusTopic(testHost) || av["value_template"] != wire.HAAvailabilityTemplate {
 		t.Errorf("availability = %v", av)
 	}
 	sw := ta.rec.on("homeassistant/switch/" + node + "/input/config")

@@ -10,57 +10,11 @@ import (
 	"github.com/openmfd/mfd/internal/wire"
 )
 
-const defaultHAPrefix = "homeassistant"
-
-// haAvailabilityTemplate maps the status payload to Home Assistant's
-// online/offline.
-const haAvailabilityTemplate = "{{ 'online' if value_json.online else 'offline' }}"
-
 func (a *Agent) haPrefix() string {
 	if p := a.config().HomeAssistant.Prefix; p != "" {
 		return p
 	}
-	return defaultHAPrefix
-}
-
-// haNode is the discovery node ID of this host: one device per host.
-func (a *Agent) haNode() string { return "mfd-" + a.host.String() }
-
-type haDevice struct {
-	Identifiers  []string `json:"identifiers"`
-	Name         string   `json:"name"`
-	Manufacturer string   `json:"manufacturer"`
-	Model        string   `json:"model"`
-	SWVersion    string   `json:"sw_version,omitempty"`
-}
-
-type haAvailability struct {
-	Topic         string `json:"topic"`
-	ValueTemplate string `json:"value_template"`
-}
-
-// haEntity is one discovery document; fields unused by a component stay
-// empty.
-type haEntity struct {
-	Name          string           `json:"name"`
-	UniqueID      string           `json:"unique_id"`
-	ObjectID      string           `json:"object_id,omitempty"`
-	Icon          string           `json:"icon,omitempty"`
-	CommandTopic  string           `json:"command_topic,omitempty"`
-	PayloadPress  string           `json:"payload_press,omitempty"`
-	StateTopic    string           `json:"state_topic,omitempty"`
-	PayloadOn     string           `json:"payload_on,omitempty"`
-	PayloadOff    string           `json:"payload_off,omitempty"`
-	StateOn       string           `json:"state_on,omitempty"`
-	StateOff      string           `json:"state_off,omitempty"`
-	EventTypes    []string         `json:"event_types,omitempty"`
-	Availability  []haAvailability `json:"availability"`
-	Device        haDevice         `json:"device"`
-	Origin        map[string]any   `json:"origin,omitempty"`
-	EntityCat     string           `json:"entity_category,omitempty"`
-	Retain        *bool            `json:"retain,omitempty"`
-	QoS           int              `json:"qos"`
-	ValueTemplate string           `json:"value_template,omitempty"`
+	return wire.HAPrefix
 }
 
 // haMessage is one retained discovery publish; an empty payload removes
@@ -74,67 +28,35 @@ type haMessage struct {
 // action, a binary sensor per toggle action (its state probe), the remote
 // input switch and the press event.
 func (a *Agent) discovery() []haMessage {
-	p, node, host := a.haPrefix(), a.haNode(), a.host.String()
-	dev := haDevice{
-		Identifiers:  []string{host},
+	p := a.haPrefix()
+	dev := wire.HADevice{
+		Identifiers:  []string{a.host.String()},
 		Name:         a.name,
 		Manufacturer: "mfd",
 		Model:        "mfd agent (" + a.inj.Backend() + ")",
 		SWVersion:    a.opts.Version,
 	}
-	avail := []haAvailability{{Topic: wire.StatusTopic(a.host), ValueTemplate: haAvailabilityTemplate}}
+	avail := []wire.HAAvailability{{Topic: wire.StatusTopic(a.host), ValueTemplate: wire.HAAvailabilityTemplate}}
 	var out []haMessage
-	add := func(component, object string, e haEntity) {
+	add := func(component, object string, e wire.HAEntity) {
 		e.Device, e.Availability = dev, avail
 		b, _ := json.Marshal(e)
-		out = append(out, haMessage{Topic: p + "/" + component + "/" + node + "/" + object + "/config", Payload: b})
+		out = append(out, haMessage{Topic: wire.DiscoveryTopic(p, component, a.host, object), Payload: b})
 	}
 	for _, act := range a.config().Actions {
-		e := haEntity{
-			Name:         act.Label,
-			UniqueID:     node + "-action-" + act.ID,
-			CommandTopic: wire.PressTopic(a.host, act.ID),
-			PayloadPress: "PRESS",
-			QoS:          1,
-		}
+		e := wire.HAActionButton(a.host, act.ID, act.Label)
 		if strings.HasPrefix(act.Icon, "mdi:") {
 			e.Icon = act.Icon
 		}
-		add("button", act.ID, e)
+		add(wire.HAButton, act.ID, e)
 		if act.State != nil {
-			s := haEntity{
-				Name:       act.Label,
-				UniqueID:   node + "-state-" + act.ID,
-				StateTopic: wire.StateTopic(a.host, act.ID),
-				PayloadOn:  "ON",
-				PayloadOff: "OFF",
-				QoS:        1,
-			}
-			if strings.HasPrefix(act.Icon, "mdi:") {
-				s.Icon = act.Icon
-			}
-			add("binary_sensor", act.ID, s)
+			s := wire.HAActionState(a.host, act.ID, act.Label)
+			s.Icon = e.Icon
+			add(wire.HABinarySensor, act.ID, s)
 		}
 	}
-	add("switch", "input", haEntity{
-		Name:         "Remote input",
-		UniqueID:     node + "-input",
-		Icon:         "mdi:keyboard",
-		CommandTopic: wire.InputSetTopic(a.host),
-		StateTopic:   wire.InputTopic(a.host),
-		PayloadOn:    "ON",
-		PayloadOff:   "OFF",
-		StateOn:      "ON",
-		StateOff:     "OFF",
-		QoS:          1,
-	})
-	add("event", "press", haEntity{
-		Name:       "Press",
-		UniqueID:   node + "-press",
-		StateTopic: wire.EventsTopic(a.host),
-		EventTypes: []string{"press"},
-		QoS:        0,
-	})
+	add(wire.HASwitch, wire.HASwitchObject, wire.HAInputSwitch(a.host))
+	add(wire.HAEvent, wire.HAEventObject, wire.HAPressEvent(a.host))
 	return out
 }
 
@@ -162,12 +84,12 @@ func (a *Agent) publishDiscovery(ctx context.Context, pub publisher) {
 	if prev.Prefix == a.haPrefix() || prev.Prefix == "" {
 		for _, id := range prev.Actions {
 			if !slices.Contains(now, id) {
-				msgs = append(msgs, haMessage{Topic: a.haPrefix() + "/button/" + a.haNode() + "/" + id + "/config"})
+				msgs = append(msgs, haMessage{Topic: wire.DiscoveryTopic(a.haPrefix(), wire.HAButton, a.host, id)})
 			}
 		}
 		for _, id := range prev.Toggles {
 			if !slices.Contains(toggles, id) {
-				msgs = append(msgs, haMessage{Topic: a.haPrefix() + "/binary_sensor/" + a.haNode() + "/" + id + "/config"})
+				msgs = append(msgs, haMessage{Topic: wire.DiscoveryTopic(a.haPrefix(), wire.HABinarySensor, a.host, id)})
 			}
 		}
 	}

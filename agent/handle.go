@@ -111,26 +111,26 @@ func (a *Agent) onPublish(p *paho.Publish) {
 		return
 	}
 	switch {
-	case t.Kind == "host" && t.Host == a.host.String():
+	case t.Kind == wire.TopicHost && t.Host == a.host:
 		switch t.Leaf {
 		case "cmd":
-			a.onCommand(p, ids.Subject(t.Sub), now)
+			a.onCommand(p, t.Sub, now)
 		case "press":
 			a.onPress(p, t.Arg, now)
 		case "input/set":
 			a.onInputSet(p)
 		}
-	case t.Kind == "client" && t.Leaf == "presence":
+	case t.Kind == wire.TopicClient && t.Leaf == "presence":
 		var pr wire.Presence
 		if err := json.Unmarshal(p.Payload, &pr); err != nil {
 			a.log.Debug("ignoring a malformed presence message", "client", t.Sub)
 			return
 		}
 		if !pr.Online {
-			a.enqueue(task{kind: taskPresence, sub: ids.Subject(t.Sub)})
+			a.enqueue(task{kind: taskPresence, sub: t.Sub})
 		}
-	case t.Kind == "client" && t.Leaf == "token":
-		a.onToken(ids.Subject(t.Sub), p.Payload)
+	case t.Kind == wire.TopicClient && t.Leaf == "token":
+		a.onToken(t.Sub, p.Payload)
 	}
 }
 

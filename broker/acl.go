@@ -75,7 +75,7 @@ func canWill(id authn.Identity, topic string, retain bool) bool {
 	case wire.RoleAgent:
 		return !id.Host.IsZero() && topic == wire.StatusTopic(id.Host)
 	case wire.RoleIntegration:
-		return topic == topicacl.HAStatus && !retain
+		return topic == wire.HAStatusTopic && !retain
 	}
 	return false
 }

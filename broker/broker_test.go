@@ -298,7 +298,7 @@ func TestReauthInBand(t *testing.T) {
 	a.send(packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Auth},
 		ReasonCode:  packets.CodeReAuthenticate.Code,
-		Properties:  packets.Properties{AuthenticationMethod: AuthMethod, AuthenticationData: []byte(tok)},
+		Properties:  packets.Properties{AuthenticationMethod: wire.AuthMethod, AuthenticationData: []byte(tok)},
 	})
 	if ack := a.expect(packets.Auth, 5*time.Second); ack.ReasonCode != 0 {
 		t.Fatalf("AUTH answer 0x%02x, want success", ack.ReasonCode)

@@ -21,10 +21,6 @@ import (
 	"github.com/openmfd/mfd/internal/wire"
 )
 
-// AuthMethod is the MQTT 5 authentication method for re-authenticating in
-// band with a fresh token (AUTH, reason 0x19).
-const AuthMethod = "mfd-jwt"
-
 // maxClientIDLen bounds the client identifier: sub plus a short suffix.
 const maxClientIDLen = 128
 
@@ -599,7 +595,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if len(pk.Properties.CorrelationData) > MaxCorrelationData {
 		return deny()
 	}
-	if strings.HasPrefix(pk.TopicName, topicacl.HARoot) && pk.TopicName != topicacl.HAStatus &&
+	if strings.HasPrefix(pk.TopicName, topicacl.HARoot) && pk.TopicName != wire.HAStatusTopic &&
 		!h.b.discoveryAllowed(id, pk.TopicName, len(pk.Payload) == 0) {
 		return deny()
 	}
@@ -658,7 +654,7 @@ func (h *hook) OnAuthPacket(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	if s == nil || cl.Properties.ProtocolVersion != 5 {
 		return pk, packets.ErrProtocolViolation
 	}
-	if pk.ReasonCode != packets.CodeReAuthenticate.Code || pk.Properties.AuthenticationMethod != AuthMethod {
+	if pk.ReasonCode != packets.CodeReAuthenticate.Code || pk.Properties.AuthenticationMethod != wire.AuthMethod {
 		return pk, packets.ErrBadAuthenticationMethod
 	}
 	h.mu.RLock()
@@ -683,7 +679,7 @@ func (h *hook) OnAuthPacket(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	return pk, cl.WritePacket(packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Auth},
 		ReasonCode:  packets.CodeSuccess.Code,
-		Properties:  packets.Properties{AuthenticationMethod: AuthMethod},
+		Properties:  packets.Properties{AuthenticationMethod: wire.AuthMethod},
 	})
 }
 

@@ -13,12 +13,8 @@ import (
 const (
 	HostsRoot   = wire.Root + "/hosts/"
 	ClientsRoot = wire.Root + "/clients/"
-	// HARoot is Home Assistant's default discovery prefix, the only one a
-	// broker of ours admits.
-	HARoot = "homeassistant/"
-	// HAStatus is where Home Assistant announces itself (its birth and
-	// last will).
-	HAStatus = "homeassistant/status"
+	// HARoot is the tree under Home Assistant's discovery prefix.
+	HARoot = wire.HAPrefix + "/"
 )
 
 // Rule grants a client one topic filter. A filter may be read when a Read
@@ -31,11 +27,6 @@ type Rule struct {
 	// Retain allows the retain flag on publishes (Write rules only).
 	Retain bool
 }
-
-// HANode is the discovery node ID of host's device: discovery documents
-// live at homeassistant/{component}/{node}/{object}/config. It must match
-// what the agent publishes (agent.haNode).
-func HANode(host string) string { return "mfd-" + host }
 
 // For returns the rules of id, in a stable order. An agent without a host
 // and an unknown role get none.
@@ -66,15 +57,14 @@ func For(id authn.Identity) []Rule {
 		if id.Host.IsZero() {
 			return nil
 		}
-		hs := id.Host.String()
-		h := HostsRoot + hs
+		h := HostsRoot + id.Host.String()
 		r := append(hostReads, own...)
 		return append(r,
 			Rule{Filter: h + "/cmd/+", Read: true},
 			Rule{Filter: h + "/press/+", Read: true},
 			Rule{Filter: h + "/input/set", Read: true},
 			Rule{Filter: ClientsRoot + "+/presence", Read: true},
-			Rule{Filter: HAStatus, Read: true, Write: true},
+			Rule{Filter: wire.HAStatusTopic, Read: true, Write: true},
 			Rule{Filter: h + "/status", Write: true, Retain: true},
 			Rule{Filter: h + "/actions", Write: true, Retain: true},
 			Rule{Filter: h + "/input", Write: true, Retain: true},
@@ -83,7 +73,7 @@ func For(id authn.Identity) []Rule {
 			Rule{Filter: ClientsRoot + "+/reply", Write: true},
 			Rule{Filter: ClientsRoot + "+/reply/#", Write: true},
 			// Discovery documents: only about this host's own device.
-			Rule{Filter: HARoot + "+/" + HANode(hs) + "/+/config", Write: true, Retain: true},
+			Rule{Filter: HARoot + "+/" + wire.HANode(id.Host) + "/+/config", Write: true, Retain: true},
 		)
 	case wire.RoleIntegration:
 		r := append(hostReads, stateReads, Rule{Filter: HARoot + "#", Read: true})
@@ -92,7 +82,7 @@ func For(id authn.Identity) []Rule {
 			Rule{Filter: HostsRoot + "+/input/set", Write: true},
 			// Home Assistant's birth message, which asks every agent
 			// for its discovery documents again.
-			Rule{Filter: HAStatus, Write: true},
+			Rule{Filter: wire.HAStatusTopic, Write: true},
 		)
 	}
 	return nil

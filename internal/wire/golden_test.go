@@ -29,6 +29,34 @@ var goldenTopics = []struct {
 	{"presence", PresenceTopic("p-abc"), "mfd/v1/clients/p-abc/presence"},
 }
 
+// goldenDiscovery are the Home Assistant discovery topics, each with how
+// topics.md's table writes it.
+var goldenDiscovery = []struct {
+	name, got, want, doc string
+}{
+	{"button", DiscoveryTopic(HAPrefix, HAButton, testHost, "mute-mic"),
+		"homeassistant/button/mfd-5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/mute-mic/config",
+		"homeassistant/button/mfd-{host}/{action}/config"},
+	{"binary_sensor", DiscoveryTopic(HAPrefix, HABinarySensor, testHost, "mute-mic"),
+		"homeassistant/binary_sensor/mfd-5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/mute-mic/config",
+		"homeassistant/binary_sensor/mfd-{host}/{action}/config"},
+	{"switch", DiscoveryTopic(HAPrefix, HASwitch, testHost, HASwitchObject),
+		"homeassistant/switch/mfd-5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/input/config",
+		"homeassistant/switch/mfd-{host}/input/config"},
+	{"event", DiscoveryTopic(HAPrefix, HAEvent, testHost, HAEventObject),
+		"homeassistant/event/mfd-5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/press/config",
+		"homeassistant/event/mfd-{host}/press/config"},
+}
+
+// goldenSwitch is the remote input switch's discovery document for the
+// example host of topics.md, whose example must be exactly this.
+func goldenSwitch() HAEntity {
+	e := HAInputSwitch(testHost)
+	e.Device = HADevice{Identifiers: []string{testHost.String()}, Name: "desk", Manufacturer: "mfd", Model: "mfd agent (x11)", SWVersion: "1.2.3"}
+	e.Availability = []HAAvailability{{Topic: StatusTopic(testHost), ValueTemplate: HAAvailabilityTemplate}}
+	return e
+}
+
 var testHost = func() ids.HostID {
 	h, err := ids.ParseHostID("5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c")
 	if err != nil {
@@ -47,8 +75,66 @@ func TestGoldenTopics(t *testing.T) {
 			t.Errorf("ParseTopic(%q) failed", g.got)
 			continue
 		}
-		if tp.Kind == "host" && tp.Host != testHost.String() {
-			t.Errorf("ParseTopic(%q).Host = %q", g.got, tp.Host)
+		if tp.Kind == TopicHost && tp.Host != testHost {
+			t.Errorf("ParseTopic(%q).Host = %v, want %v", g.got, tp.Host, testHost)
+		}
+	}
+}
+
+func TestGoldenDiscoveryTopicsAreInTopicsMd(t *testing.T) {
+	b, err := os.ReadFile("../../topics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range goldenDiscovery {
+		if g.got != g.want {
+			t.Errorf("%s discovery topic = %q, want %q", g.name, g.got, g.want)
+		}
+		if !bytes.Contains(b, []byte("`"+g.doc+"`")) {
+			t.Errorf("topics.md does not document the %s discovery topic as `%s`", g.name, g.doc)
+		}
+		if _, ok := ParseTopic(g.got); ok {
+			t.Errorf("ParseTopic(%q) parsed a discovery topic; it parses mfd/v1 only", g.got)
+		}
+	}
+}
+
+func TestTopicsMdDiscoveryExampleIsTheSwitch(t *testing.T) {
+	var found bool
+	for _, blk := range jsonBlocks(t) {
+		if !strings.Contains(blk, `"unique_id"`) {
+			continue
+		}
+		found = true
+		var got HAEntity
+		if err := strictDecode(blk, &got); err != nil {
+			t.Fatalf("topics.md discovery example: %v\n%s", err, blk)
+		}
+		want, _ := json.Marshal(goldenSwitch())
+		have, _ := json.Marshal(got)
+		if !bytes.Equal(have, want) {
+			t.Errorf("topics.md discovery example = %s\nthe agent's document is %s", have, want)
+		}
+	}
+	if !found {
+		t.Error("topics.md has no discovery document example")
+	}
+}
+
+func TestParseTopicTypedFields(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want Topic
+	}{
+		{CmdTopic(testHost, "p-abc"), Topic{Kind: TopicHost, Host: testHost, Sub: "p-abc", Leaf: "cmd", Arg: "p-abc"}},
+		{PressTopic(testHost, "mute-mic"), Topic{Kind: TopicHost, Host: testHost, Leaf: "press", Arg: "mute-mic"}},
+		{InputSetTopic(testHost), Topic{Kind: TopicHost, Host: testHost, Leaf: "input/set"}},
+		{PresenceTopic("p-abc"), Topic{Kind: TopicClient, Sub: "p-abc", Leaf: "presence"}},
+		{ReplyTopic("p-abc") + "/x/y", Topic{Kind: TopicClient, Sub: "p-abc", Leaf: "reply", Rest: "x/y"}},
+	} {
+		got, ok := ParseTopic(tc.name)
+		if !ok || got != tc.want {
+			t.Errorf("ParseTopic(%q) = %+v, %v, want %+v", tc.name, got, ok, tc.want)
 		}
 	}
 }
@@ -56,6 +142,7 @@ func TestGoldenTopics(t *testing.T) {
 func TestParseTopicRefuses(t *testing.T) {
 	for _, name := range []string{
 		"mfd/v1/hosts/not-a-uuid/status",
+		"mfd/v1/hosts/5E0C7B2A-3D4F-4E6A-8B9C-0D1E2F3A4B5C/status",
 		"mfd/v1/hosts/5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/cmd",
 		"mfd/v1/hosts/5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/cmd/a/b",
 		"mfd/v1/hosts/5e0c7b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c/cmd/+",
@@ -112,6 +199,8 @@ func TestTopicsMdExamplesMatchTypes(t *testing.T) {
 		}
 		var target any
 		switch {
+		case probe["unique_id"] != nil:
+			target = &HAEntity{}
 		case probe["server_id"] != nil && probe["mqtt_path"] != nil:
 			target = &Info{}
 		case probe["client_id"] != nil:

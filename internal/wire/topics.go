@@ -124,17 +124,25 @@ func TopicsFor(r Role, sub ids.Subject, host ids.HostID) ClientTopics {
 	return t
 }
 
-// Topic is a parsed mfd topic name (never a filter).
+// TopicKind is which of the contract's two trees a topic is in.
+type TopicKind string
+
+// The kinds ParseTopic returns. Topics outside mfd/v1 (Home Assistant's
+// homeassistant/...) are not parsed: ParseTopic refuses them.
+const (
+	TopicHost   TopicKind = "host"   // mfd/v1/hosts/{host}/...
+	TopicClient TopicKind = "client" // mfd/v1/clients/{sub}/...
+)
+
+// Topic is a parsed mfd/v1 topic name (never a filter).
 type Topic struct {
-	// Kind is "host" or "client" for mfd/v1 topics, "ha" for
-	// homeassistant/..., "" for anything else.
-	Kind string
-	Host string // host ID text, for Kind "host"
-	Sub  string // subject text, for Kind "client", or a cmd topic's sender
+	Kind TopicKind
+	Host ids.HostID  // for TopicHost
+	Sub  ids.Subject // for TopicClient, or a cmd topic's sender
 	// Leaf is what follows the host or client level: "status", "cmd",
 	// "press", "input/set", "reply", "token", ...
 	Leaf string
-	// Arg is the cmd topic's subject or the press topic's action.
+	// Arg is the cmd topic's subject or the press or state topic's action.
 	Arg string
 	// Rest is anything after a reply topic (a response topic's suffix).
 	Rest string
@@ -152,10 +160,13 @@ func ParseTopic(name string) (Topic, bool) {
 	}
 	switch parts[0] {
 	case "hosts":
-		if _, err := ids.ParseHostID(parts[1]); err != nil {
+		// One host, one topic level: the canonical lowercase form only,
+		// as every topic the contract names is written.
+		host, err := ids.ParseHostID(parts[1])
+		if err != nil || host.String() != parts[1] {
 			return Topic{}, false
 		}
-		t := Topic{Kind: "host", Host: parts[1]}
+		t := Topic{Kind: TopicHost, Host: host}
 		rest := parts[2:]
 		switch {
 		case len(rest) == 1 && (rest[0] == "status" || rest[0] == "actions" || rest[0] == "input" || rest[0] == "events"):
@@ -163,10 +174,11 @@ func ParseTopic(name string) (Topic, bool) {
 		case len(rest) == 2 && rest[0] == "input" && rest[1] == "set":
 			t.Leaf = "input/set"
 		case len(rest) == 2 && rest[0] == "cmd":
-			if _, err := ids.ParseSubject(rest[1]); err != nil {
+			sub, err := ids.ParseSubject(rest[1])
+			if err != nil {
 				return Topic{}, false
 			}
-			t.Leaf, t.Arg, t.Sub = "cmd", rest[1], rest[1]
+			t.Leaf, t.Arg, t.Sub = "cmd", rest[1], sub
 		case len(rest) == 2 && (rest[0] == "press" || rest[0] == "state"):
 			if !ValidActionID(rest[1]) {
 				return Topic{}, false
@@ -177,10 +189,11 @@ func ParseTopic(name string) (Topic, bool) {
 		}
 		return t, true
 	case "clients":
-		if _, err := ids.ParseSubject(parts[1]); err != nil {
+		sub, err := ids.ParseSubject(parts[1])
+		if err != nil {
 			return Topic{}, false
 		}
-		t := Topic{Kind: "client", Sub: parts[1], Leaf: parts[2]}
+		t := Topic{Kind: TopicClient, Sub: sub, Leaf: parts[2]}
 		switch {
 		case len(parts) == 3 && (t.Leaf == "reply" || t.Leaf == "token" || t.Leaf == "presence"):
 		case len(parts) > 3 && t.Leaf == "reply":
