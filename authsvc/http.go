@@ -37,19 +37,24 @@ const (
 	CodeInternal         = "internal"
 )
 
-// Handler serves GET /info, POST /authorise and GET
-// /.well-known/jwks.json. Other paths get a JSON 404, so cmd/mfd mounts it
-// on exactly those paths.
+// Handler serves the routes of RegisterRoutes alone; other paths get a
+// JSON 404. A server mounts the routes on its own mux with RegisterRoutes.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/info", s.handleInfo)
-	mux.HandleFunc("/authorise", s.handleAuthorise)
-	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
-	mux.HandleFunc("/ca.crt", s.handleCA)
+	s.RegisterRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 	})
 	return mux
+}
+
+// RegisterRoutes adds the service's endpoints to mux: /info, /authorise,
+// /.well-known/jwks.json and /ca.crt.
+func (s *Service) RegisterRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("/info", s.handleInfo)
+	mux.HandleFunc("/authorise", s.handleAuthorise)
+	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("/ca.crt", s.handleCA)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

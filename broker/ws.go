@@ -44,6 +44,10 @@ func acceptedAt(r *http.Request) time.Time {
 	return time.Now()
 }
 
+// RegisterRoutes adds the WebSocket endpoint, /mqtt, to mux. Serve mux
+// with ConnContext installed.
+func (b *Broker) RegisterRoutes(mux *http.ServeMux) { mux.Handle("/mqtt", b.Handler()) }
+
 // Handler returns the /mqtt WebSocket endpoint: Origin checked (a foreign
 // one gets 403), subprotocol mqtt required, then the connection is served
 // by the broker until it ends. Safe for concurrent use.

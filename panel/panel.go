@@ -27,6 +27,10 @@ type file struct {
 	contentType string
 }
 
+// RegisterRoutes adds the panel, at /, to mux: every path no other route
+// claims.
+func RegisterRoutes(mux *http.ServeMux) { mux.Handle("/", Handler()) }
+
 // Handler serves the panel's files at /: index.html for /, the rest by
 // name, 404 for anything else. Each response carries a strong ETag and
 // Cache-Control: no-cache, so a reload costs a 304 and a new binary's panel

@@ -2,27 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/openmfd/mfd/agent"
 	"github.com/openmfd/mfd/authsvc"
-	"github.com/openmfd/mfd/broker"
-	"github.com/openmfd/mfd/input"
-	"github.com/openmfd/mfd/internal/connlimit"
-	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/privdir"
-	"github.com/openmfd/mfd/panel"
+	"github.com/openmfd/mfd/server"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,90 +48,37 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := privdir.Make(*stateDir); err != nil {
 		return fmt.Errorf("making state dir: %w", err)
 	}
-	var br *broker.Broker
-	var localAgent atomic.Pointer[agent.Agent]
-	svc, err := authsvc.New(authsvc.Options{
-		TokenTTL:       ttl,
+	srv, err := server.New(server.Options{
 		StateDir:       *stateDir,
-		Version:        version,
-		Logger:         log.With("part", "auth"),
-		Notifier:       authsvc.NewDesktopNotifier(log),
-		AllowedOrigins: cfg.AllowedOrigins,
-		Stats:          func() map[string]any { return serverStats(br) },
-		Input: func(on bool) error {
-			ag := localAgent.Load()
-			if ag == nil {
-				return errors.New("this server runs no agent of its own (--no-agent, or it failed to start)")
-			}
-			ag.SetInput(on)
-			return nil
-		},
-	})
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-
-	br, err = broker.New(broker.Options{
-		Authenticator:  svc,
-		Logger:         log.With("part", "broker"),
-		AllowedOrigins: cfg.AllowedOrigins,
-		TLSConfig:      svc.TLSConfig(),
+		Listen:         *listen,
 		MQTTTLSAddr:    *mqttTLS,
 		MQTTLocalAddr:  *mqttLocal,
+		Version:        version,
+		Logger:         log,
+		Notifier:       authsvc.NewDesktopNotifier(log),
+		AllowedOrigins: cfg.AllowedOrigins,
+		TokenTTL:       ttl,
 	})
 	if err != nil {
 		return err
 	}
-	defer br.Close()
-	svc.SetRevoker(br)
-
-	if err := svc.Start(ctx); err != nil {
+	defer srv.Close()
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	if err := br.Start(ctx); err != nil {
-		return err
-	}
+	printBanner(stdout, srv.Auth(), srv.Addr())
 
-	mux := http.NewServeMux()
-	api := svc.Handler()
-	mux.Handle("/info", api)
-	mux.Handle("/authorise", api)
-	mux.Handle("/.well-known/jwks.json", api)
-	mux.Handle("/ca.crt", api)
-	mux.Handle("/mqtt", br.Handler())
-	mux.Handle("/", panel.Handler())
-
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *listen, err)
-	}
-	// One deadline from accept covers the TLS handshake, the HTTP headers,
-	// the WebSocket upgrade and MQTT CONNECT; EndHandshakeOnRequest lifts
-	// it for plain HTTP requests once their headers are in.
-	ln = br.WrapListener(ln)
-	srv := &http.Server{
-		Handler:           connlimit.EndHandshakeOnRequest(securityHeaders(mux)),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ConnContext:       broker.ConnContext,
-		ErrorLog:          slog.NewLogLogger(log.With("part", "http").Handler(), slog.LevelDebug),
-		TLSConfig:         svc.TLSConfig(),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-
-	printBanner(stdout, svc, ln.Addr())
-
-	var ag *agent.Agent
-	var agInj input.Injector
 	if !*noAgent {
-		ag, agInj, err = startLocalAgent(ctx, log, *stateDir, *inputName, svc, br, cfg)
+		ag, inj, err := startLocalAgent(ctx, log, *stateDir, *inputName, srv, cfg)
 		if err != nil {
 			log.Error("starting this host's agent", "err", err)
 		} else {
-			localAgent.Store(ag)
+			srv.SetInputSwitch(ag)
+			defer func() {
+				srv.SetInputSwitch(nil)
+				ag.Close()
+				inj.Close()
+			}()
 			if *configPath != "" {
 				w, err := watchConfig(log, *configPath, ag)
 				if err != nil {
@@ -154,23 +92,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-srv.Err():
 	}
 	log.Info("shutting down")
-	if ag != nil {
-		localAgent.Store(nil)
-		ag.Close()
-		agInj.Close()
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	br.Close()
-	svc.Close()
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return err
 }
 
 // serveFlags are the flags of `mfd serve`; `mfd install` takes the same
@@ -206,66 +131,6 @@ func tokenTTL() (time.Duration, error) {
 		return 0, fmt.Errorf("MFD_TOKEN_TTL=%q: want a duration from 30s to 24h", v)
 	}
 	return d, nil
-}
-
-// securityHeaders sets the headers every response of ours carries: the page
-// may not be framed and loads nothing from another origin.
-func securityHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-		hd.Set("Strict-Transport-Security", "max-age=31536000")
-		h.ServeHTTP(w, r)
-	})
-}
-
-func startLocalAgent(ctx context.Context, log *slog.Logger, stateDir, inputName string, svc *authsvc.Service, br *broker.Broker, cfg *agent.Config) (*agent.Agent, input.Injector, error) {
-	host, err := agent.LoadHostID(stateDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	name, _ := os.Hostname()
-	sub, err := svc.LocalAgent(host, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	inj, err := openInput(log, inputName, stateDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	ag, err := agent.New(agent.Options{
-		Host:     host,
-		Name:     name,
-		StateDir: stateDir,
-		Injector: inj,
-		Logger:   log.With("part", "agent"),
-		Config:   cfg,
-		Version:  version,
-		Conn: agent.ConnOptions{
-			ClientID: string(sub),
-			Dial:     func(context.Context) (net.Conn, error) { return br.Pipe() },
-			Credentials: func(context.Context) (string, string, error) {
-				tok, err := svc.Reissue(sub)
-				if err != nil {
-					return "", "", err
-				}
-				return string(sub), tok.Token, nil
-			},
-		},
-	})
-	if err != nil {
-		inj.Close()
-		return nil, nil, err
-	}
-	if err := ag.Start(ctx); err != nil {
-		ag.Close()
-		inj.Close()
-		return nil, nil, err
-	}
-	return ag, inj, nil
 }
 
 // panelURLs lists the URLs a device on the LAN can open.
@@ -309,7 +174,6 @@ func printBanner(w io.Writer, svc *authsvc.Service, addr net.Addr) {
 		}
 	}
 	fmt.Fprintln(w, "new devices appear as pairing requests: compare the code, then `mfd clients approve CODE`")
-	_ = ids.ServerID{}
 }
 
 func fingerprintColons(hex string) string {

@@ -6,35 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 
 	"github.com/openmfd/mfd/authsvc"
-	"github.com/openmfd/mfd/broker"
 )
-
-// serverStats are the figures `mfd stats` prints: what a soak test compares
-// before and after, and what an operator looks at when the server seems to
-// grow. The heap is measured after a collection, so it counts live memory.
-func serverStats(br *broker.Broker) map[string]any {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	st := map[string]any{
-		"goroutines": runtime.NumGoroutine(),
-		"heap_alloc": ms.HeapAlloc,
-		"heap_sys":   ms.HeapSys,
-	}
-	addOpenFiles(st)
-	if br != nil {
-		st["mqtt_clients"] = br.ClientCount()
-		st["mqtt_sessions"] = br.SessionCount()
-		st["mqtt_subscriptions"] = br.SubscriptionCount()
-		st["mqtt_retained"] = br.RetainedCount()
-		st["mqtt_queued_bytes_max"] = br.QueuedBytes()
-	}
-	return st
-}
 
 func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mfd stats", flag.ContinueOnError)

@@ -26,14 +26,12 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 
 	"github.com/openmfd/mfd/agent"
-	"github.com/openmfd/mfd/authsvc"
-	"github.com/openmfd/mfd/broker"
 	"github.com/openmfd/mfd/input"
 	"github.com/openmfd/mfd/input/x11"
-	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/mosqtest"
 	"github.com/openmfd/mfd/internal/wire"
+	"github.com/openmfd/mfd/server"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -94,15 +92,13 @@ func (s *system) connectPanel(ctx context.Context, i int, onPublish func(string,
 	return c, nil
 }
 
-// mfdServer is the server half of `mfd serve`, wired as cmd/mfd/serve.go
-// wires it (auth service, broker with our hook, one HTTPS port with /mqtt),
-// with two bench settings: no per-address connection cap (every bench
-// client comes from 127.0.0.1) and no /authorise rate limit (so that
-// /authorise throughput is measured, not the limiter).
+// mfdServer is `mfd serve` without its agent, started through
+// server.Server as cmd/mfd starts it, with three bench settings: no
+// per-address connection cap (every bench client comes from 127.0.0.1),
+// no /authorise rate limit (so that /authorise throughput is measured,
+// not the limiter) and room for 1,000 pending pairings.
 type mfdServer struct {
-	svc  *authsvc.Service
-	br   *broker.Broker
-	srv  *http.Server
+	srv  *server.Server
 	addr string
 	cert tls.Certificate
 	tc   *tls.Config // trusts the server's certificate
@@ -110,78 +106,35 @@ type mfdServer struct {
 }
 
 func startMFD(ctx context.Context, dir string, maxClients int) (*mfdServer, error) {
-	svc, err := authsvc.New(authsvc.Options{
-		StateDir:   dir,
-		Version:    "bench",
-		Logger:     discard,
-		Rate:       1e9,
-		Burst:      1 << 30,
-		MaxPending: 1000,
-	})
-	if err != nil {
-		return nil, err
-	}
-	br, err := broker.New(broker.Options{
-		Authenticator: svc,
+	srv, err := server.New(server.Options{
+		StateDir:      dir,
+		Listen:        "127.0.0.1:0",
+		Version:       "bench",
 		Logger:        discard,
 		MaxConnsPerIP: -1,
 		MaxClients:    maxClients,
+		PairingRate:   1e9,
+		PairingBurst:  1 << 30,
+		MaxPending:    1000,
 	})
 	if err != nil {
-		svc.Close()
 		return nil, err
 	}
-	svc.SetRevoker(br)
-	if err := svc.Start(ctx); err != nil {
-		br.Close()
-		svc.Close()
+	if err := srv.Start(ctx); err != nil {
+		srv.Close()
 		return nil, err
 	}
-	if err := br.Start(ctx); err != nil {
-		br.Close()
-		svc.Close()
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	api := svc.Handler()
-	mux.Handle("/info", api)
-	mux.Handle("/authorise", api)
-	mux.Handle("/.well-known/jwks.json", api)
-	mux.Handle("/mqtt", br.Handler())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		br.Close()
-		svc.Close()
-		return nil, err
-	}
-	lln := connlimit.New(ln, connlimit.Options{MaxPerIP: -1})
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ConnContext:       broker.ConnContext,
-		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelDebug),
-		TLSConfig:         svc.TLSConfig(),
-	}
-	go func() { _ = srv.Serve(tls.NewListener(lln, srv.TLSConfig)) }()
-	cert := svc.Certificate()
+	cert := srv.Auth().Certificate()
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
 	tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 	return &mfdServer{
-		svc: svc, br: br, srv: srv, addr: ln.Addr().String(), cert: cert, tc: tc,
+		srv: srv, addr: srv.Addr().String(), cert: cert, tc: tc,
 		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 64}},
 	}, nil
 }
 
-func (m *mfdServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = m.srv.Shutdown(ctx)
-	m.br.Close()
-	m.svc.Close()
-}
+func (m *mfdServer) close() { _ = m.srv.Close() }
 
 func (m *mfdServer) wsURL() string { return "wss://" + m.addr + "/mqtt" }
 
@@ -217,7 +170,7 @@ func (m *mfdServer) pairPanel(ctx context.Context, name string) (panelCred, erro
 	if err := json.Unmarshal(b, &p); err != nil {
 		return panelCred{}, err
 	}
-	if _, err := m.svc.Approve(p.PairingCode); err != nil {
+	if _, err := m.srv.Auth().Approve(p.PairingCode); err != nil {
 		return panelCred{}, err
 	}
 	st, b, err = m.authorise(ctx, key, name)
@@ -237,21 +190,11 @@ func (m *mfdServer) pairPanel(ctx context.Context, name string) (panelCred, erro
 // localAgent starts the server's own agent for host as `mfd serve` does:
 // over the in-process pipe, with tokens from Reissue.
 func (m *mfdServer) localAgent(ctx context.Context, host ids.HostID, inj input.Injector) (*agent.Agent, error) {
-	sub, err := m.svc.LocalAgent(host, "bench")
+	lc, err := m.srv.LocalConn(host, "bench")
 	if err != nil {
 		return nil, err
 	}
-	return startAgent(ctx, host, inj, agent.ConnOptions{
-		ClientID: string(sub),
-		Dial:     func(context.Context) (net.Conn, error) { return m.br.Pipe() },
-		Credentials: func(context.Context) (string, string, error) {
-			tok, err := m.svc.Reissue(sub)
-			if err != nil {
-				return "", "", err
-			}
-			return string(sub), tok.Token, nil
-		},
-	})
+	return startAgent(ctx, host, inj, agent.ConnOptions{ClientID: lc.ClientID, Dial: lc.Dial, Credentials: lc.Credentials})
 }
 
 // startAgent starts an agent and waits until it has subscribed (its

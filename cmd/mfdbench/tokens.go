@@ -61,7 +61,7 @@ func (e *env) runTokens(ctx context.Context, d time.Duration) tokenResult {
 			defer wg.Done()
 			p := panels[w%len(panels)]
 			for time.Now().Before(end) {
-				if _, err := e.mfd.svc.Authenticate(p.User, p.Pass); err == nil {
+				if _, err := e.mfd.srv.Auth().Authenticate(p.User, p.Pass); err == nil {
 					n.Add(1)
 				}
 			}

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"unsafe"
@@ -8,11 +8,11 @@ import (
 
 var getProcessHandleCount = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetProcessHandleCount")
 
-// addOpenFiles counts the process's open handles: Windows' file
+// countOpenFiles counts the process's open handles: Windows' file
 // descriptors, and what a leak of sockets, pipes or files grows.
-func addOpenFiles(st map[string]any) {
+func countOpenFiles(st *Stats) {
 	var n uint32
 	if ok, _, _ := getProcessHandleCount.Call(uintptr(windows.CurrentProcess()), uintptr(unsafe.Pointer(&n))); ok != 0 {
-		st["open_handles"] = n
+		st.OpenHandles = n
 	}
 }
