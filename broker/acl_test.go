@@ -392,3 +392,30 @@ func instantiate(filter, topic string) string {
 	}
 	return strings.Join(out, "/")
 }
+
+// TestTopicsForAreReadable: every filter /authorise tells a client to
+// subscribe to is one the table lets it read.
+func TestTopicsForAreReadable(t *testing.T) {
+	host := ids.NewHostID()
+	for _, tc := range []struct {
+		id      authn.Identity
+		filters func(wire.ClientTopics) []string
+	}{
+		{authn.Identity{Sub: "p-alice", Role: wire.RolePanel}, func(tp wire.ClientTopics) []string {
+			return []string{tp.Reply, tp.Token, tp.HostStatus, tp.HostActions, tp.HostInput, tp.HostState}
+		}},
+		{authn.Identity{Sub: "i-ha", Role: wire.RoleIntegration}, func(tp wire.ClientTopics) []string {
+			return []string{tp.HostStatus, tp.HostActions, tp.HostInput, tp.HostState}
+		}},
+		{authn.Identity{Sub: "a-host", Role: wire.RoleAgent, Host: host}, func(tp wire.ClientTopics) []string {
+			return []string{tp.Reply, tp.Token, tp.HostStatus, tp.Presence, tp.Commands, tp.Press, tp.InputSet}
+		}},
+	} {
+		g := grantFor(tc.id)
+		for _, f := range tc.filters(wire.TopicsFor(tc.id.Role, tc.id.Sub, tc.id.Host)) {
+			if f == "" || !g.canRead(f) {
+				t.Errorf("TopicsFor(%s) gives %q, which canRead refuses", tc.id.Role, f)
+			}
+		}
+	}
+}

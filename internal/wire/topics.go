@@ -95,6 +95,12 @@ type ClientTopics struct {
 	InputSet string `json:"input_set,omitempty"`
 	// HostStatus is the filter for every host's status.
 	HostStatus string `json:"host_status"`
+	// HostActions, HostInput and HostState are the filters for every
+	// host's actions, remote input state and toggle states, for the
+	// clients that show them (panels) or automate them (integrations).
+	HostActions string `json:"host_actions,omitempty"`
+	HostInput   string `json:"host_input,omitempty"`
+	HostState   string `json:"host_state,omitempty"`
 }
 
 // TopicsFor returns the topics a client of role r with subject sub (and, for
@@ -104,6 +110,11 @@ func TopicsFor(r Role, sub ids.Subject, host ids.HostID) ClientTopics {
 		Reply:      ReplyTopic(sub),
 		Token:      TokenTopic(sub),
 		HostStatus: Root + "/hosts/+/status",
+	}
+	if r == RolePanel || r == RoleIntegration {
+		t.HostActions = Root + "/hosts/+/actions"
+		t.HostInput = Root + "/hosts/+/input"
+		t.HostState = Root + "/hosts/+/state/+"
 	}
 	switch r {
 	case RolePanel:
