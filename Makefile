@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test fuzz bench bench-input deps deps-test panel server-only dist clean
+.PHONY: all build run test fuzz bench bench-input deps deps-test panel panel-check server-only dist clean
 
 all: build
 
@@ -16,6 +16,12 @@ deps-test:
 
 panel: deps
 	@if [ -f panel/package.json ]; then cd panel && npm run --silent build; fi
+
+# panel-check type-checks the panel's JavaScript (tsc --noEmit over its
+# JSDoc types) and fails when the committed panel/dist is not what a fresh
+# build of panel/src gives. make test runs it before build rewrites dist.
+panel-check: deps
+	@if [ -f panel/package.json ]; then cd panel && npm run --silent check; fi
 
 build: deps panel
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfd ./cmd/mfd
@@ -35,7 +41,9 @@ dist: deps panel
 run: build
 	./bin/mfd serve
 
-test: deps-test build
+test: deps-test
+	@$(MAKE) --no-print-directory panel-check
+	@$(MAKE) --no-print-directory build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz

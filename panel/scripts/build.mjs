@@ -1,15 +1,16 @@
-// build bundles src/ into dist/: app.js (minified, MQTT.js and the icons
-// of src/icons.txt included), app.css, index.html, the web app manifest and
+// build bundles src/ into dist/ (or the directory given as its argument,
+// as check-dist.mjs does): app.js (minified, MQTT.js and the icons of
+// src/icons.txt included), app.css, index.html, the web app manifest and
 // icon.svg. dist/ is committed so that `go build` works without npm.
 import { build } from 'esbuild';
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import * as mdi from '@mdi/js';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
-const dist = join(root, 'dist');
+const dist = process.argv[2] ? resolve(process.argv[2]) : join(root, 'dist');
 
 await mkdir(dist, { recursive: true });
 for (const f of await readdir(dist)) await rm(join(dist, f), { recursive: true });

@@ -1,3 +1,4 @@
+// @ts-check
 // The HTTP half of the client flow: GET /info and POST /authorise, on the
 // page's own origin.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // boot is a small script that runs before the big bundle (MQTT.js) has
 // been parsed: it starts GET /info and, when this device holds a key for
 // the server that answers, POST /authorise and the WebSocket, so the bundle

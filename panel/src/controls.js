@@ -1,3 +1,4 @@
+// @ts-check
 // The keyboard and mouse controls: hold keys, the text box and the trackpad.
 // io.target() names the host they drive (or null); io.send(host, cmd, opts)
 // sends one command and resolves to its result.

@@ -1,3 +1,4 @@
+// @ts-check
 // What makes a tablet a dedicated device: the screen kept on (Screen Wake
 // Lock API, a setting) and a short vibration on press (where supported).
 

@@ -1,3 +1,4 @@
+// @ts-check
 // h builds an element: h('button', {class: 'x', onclick: f}, 'text', child).
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -15,7 +16,26 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-export const $ = (id) => document.getElementById(id);
+/**
+ * $ returns the element with id, which the page always has.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+export const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * $input is $ for an <input>.
+ * @param {string} id
+ * @returns {HTMLInputElement}
+ */
+export const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+
+/**
+ * $select is $ for a <select>.
+ * @param {string} id
+ * @returns {HTMLSelectElement}
+ */
+export const $select = (id) => /** @type {HTMLSelectElement} */ ($(id));
 
 // formatResult turns a command result into the few words shown on a button.
 export function formatResult(r) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Plain sentences for every reply code a user can meet: the codes are for
 // programs, the sentences for people. The agent's message, when it has one
 // (for example the program an exec step could not find), follows.

@@ -1,3 +1,4 @@
+// @ts-check
 // Hosts keeps every host seen on the retained status, actions, input and
 // state topics and draws each as a card: its pages as tabs over a grid of
 // square buttons. A button keeps its place: results show as a badge on it

@@ -1,3 +1,4 @@
+// @ts-check
 // Draws Material Design Icons from the bundled set (src/icons.txt); an
 // icon that is not bundled, or not mdi:, is drawn as nothing.
 import ICONS from 'mdi-icons';

@@ -1,3 +1,4 @@
+// @ts-check
 // The deck's layout rules, free of the DOM: what of a host's actions
 // payload is kept, how its actions fall on pages, and text colour on a
 // button colour.

@@ -1,3 +1,4 @@
+// @ts-check
 // The panel's client flow, after the seed: GET /info, check the server ID,
 // POST /authorise (showing the pairing code while pending), then MQTT over
 // wss:// on the same origin. Any unplanned end goes back to /info.
@@ -8,12 +9,27 @@ import { sentence } from './errors.js';
 import { Hosts, showResults } from './hosts.js';
 import { HoldKeys, Trackpad, textBox, LiveKeys, fullScreenPad } from './controls.js';
 import { WakeLock, vibrate } from './device.js';
-import { $ } from './dom.js';
+import { $, $input, $select } from './dom.js';
 
 const WAIT_S = 25;
 
-// __mfd is what the browser tests and `make bench` read.
-const mfd = (window.__mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, pushed: 0, code: null, sub: null, marks: {} });
+/**
+ * Probe is what the browser tests and `make bench` read, as window.__mfd.
+ * @typedef {object} Probe
+ * @property {string} state
+ * @property {number | null} connectedAt
+ * @property {number} connects
+ * @property {number} rotations
+ * @property {number} pushed pushed tokens taken
+ * @property {string | null} code the pairing code shown
+ * @property {string | null} sub
+ * @property {Record<string, number>} marks
+ * @property {WakeLock} [wake]
+ * @property {Array<{id: string, name: string, online: boolean, actions: string[]}>} [hosts]
+ */
+/** @type {Probe} */
+const mfd = { state: 'busy', connectedAt: null, connects: 0, rotations: 0, pushed: 0, code: null, sub: null, marks: {} };
+window.__mfd = mfd;
 const mark = (name) => { if (mfd.marks[name] == null) mfd.marks[name] = Math.round(performance.now()); };
 
 const screens = ['busy', 'warning', 'pair', 'panel'];
@@ -48,7 +64,7 @@ let session = null;
 const hosts = new Hosts($('hosts'), $('no-hosts'), { onPress: press, onChange: hostsChanged });
 const io = {
   target: () => {
-    const v = $('target').value;
+    const v = $select('target').value;
     return v && hosts.online(v) ? v : null;
   },
   send: (host, cmd, opts) => (session ? session.send(host, cmd, opts) : Promise.resolve({ ok: false, code: 'offline', ms: 0 })),
@@ -62,7 +78,7 @@ const wake = new WakeLock();
 mfd.wake = wake;
 
 async function press(host, action, button) {
-  const targets = $('all-hosts').checked ? hosts.withAction(action) : [host];
+  const targets = $input('all-hosts').checked ? hosts.withAction(action) : [host];
   if (!targets.length) return;
   vibrate(store.vibrate());
   showResults(button, null);
@@ -72,7 +88,7 @@ async function press(host, action, button) {
 
 let targetSig = '';
 function hostsChanged(list) {
-  const sel = $('target');
+  const sel = $select('target');
   const prev = sel.value;
   const usable = list.filter((x) => x.status.online);
   mfd.hosts = list.map((x) => ({ id: x.id, name: hosts.name(x.id), online: !!x.status.online, actions: (x.actions || []).map((a) => a.id) }));
@@ -131,7 +147,7 @@ async function sameServer(info) {
 // the request, so the host's list never shows a placeholder.
 function askName() {
   setState('naming', 'Name this device');
-  const input = $('device-name');
+  const input = $input('device-name');
   input.value = store.deviceName();
   $('pair-naming').hidden = false;
   $('pair-pending').hidden = true;
@@ -139,11 +155,11 @@ function askName() {
   showScreen('pair');
   input.focus();
   input.select();
-  return new Promise((resolve) => {
+  return new Promise(/** @param {(v?: void) => void} resolve */ (resolve) => {
     $('pair-naming').addEventListener('submit', (e) => {
       e.preventDefault();
       store.setDeviceName(input.value);
-      $('settings-name').value = store.deviceName();
+      $input('settings-name').value = store.deviceName();
       $('pair-naming').hidden = true;
       resolve();
     }, { once: true });
@@ -202,6 +218,12 @@ async function pair(info, early) {
 }
 
 // connect runs one MQTT session and resolves when it ends unplanned.
+/**
+ * @param {import('./session.js').Authorised} auth
+ * @param {{server_id: string, name?: string, mqtt_path?: string}} info
+ * @param {WebSocket | null} ws
+ * @returns {Promise<{code: number | null, reason: string}>}
+ */
 function connect(auth, info, ws) {
   return new Promise((resolve, reject) => {
     const s = new Session({ ...auth, mqtt_path: info.mqtt_path }, {
@@ -218,17 +240,14 @@ function connect(auth, info, ws) {
       },
       connack: () => mark('connack'),
       message: (topic, text) => hosts.update(topic, text),
-      token: (msg) => {
-        // Every session of this subject (other tabs too) hears every push:
-        // take a token only if it lasts longer than the one in use.
-        const exp = Date.parse(msg.expires_at);
-        if (s.rotating || !(exp > s.expiresAt + 1000)) return;
-        s.rotating = true;
-        s.rotate(msg.token).then(() => {
-          mfd.pushed++;
-          s.expiresAt = exp;
-          scheduleRefresh(s, msg.expires_at, info);
-        }, () => { /* the old token still works until it ends */ }).finally(() => { s.rotating = false; });
+      rotated: (pushed) => { if (pushed) mfd.pushed++; },
+      // A fresh token, if none was pushed in time: /authorise again, from
+      // the same server.
+      refresh: async () => {
+        if (session !== s) return null;
+        await sameServer(info);
+        const r = await api.authorise(store.pairing().key, store.deviceName(), 0);
+        return r.status === 200 && r.body.server_id === info.server_id && session === s ? r.body : null;
       },
       closed: (why) => {
         holds.dropped();
@@ -236,44 +255,14 @@ function connect(auth, info, ws) {
         resolve(why);
       },
     });
-    s.expiresAt = Date.parse(auth.expires_at) || 0;
     hosts.clear();
     s.start(ws).then(() => {
       if (session) session.close();
       session = s;
       mfd.sub = auth.sub;
       $('settings-sub').textContent = `Signed in as ${auth.sub}`;
-      scheduleRefresh(s, auth.expires_at, info);
     }, reject);
   });
-}
-
-// scheduleRefresh fetches a fresh token itself if none was pushed by a
-// minute before the current one expires.
-function scheduleRefresh(s, expiresAt, info) {
-  clearTimeout(s.refreshTimer);
-  const left = Date.parse(expiresAt) - Date.now();
-  if (!(left > 0)) return;
-  // The broker pushes at two thirds of a token's life; this comes later,
-  // a minute before the end (a sixth of the life for short tokens).
-  const when = Math.max(1000, left - Math.min(60000, left / 6) - Math.random() * Math.min(15000, left / 12));
-  s.refreshTimer = setTimeout(async () => {
-    if (session !== s) return;
-    try {
-      await sameServer(info);
-      const r = await api.authorise(store.pairing().key, store.deviceName(), 0);
-      if (r.status === 200 && r.body.server_id === info.server_id && session === s && !s.rotating) {
-        s.rotating = true;
-        try {
-          await s.rotate(r.body.token);
-          s.expiresAt = Date.parse(r.body.expires_at);
-          scheduleRefresh(s, r.body.expires_at, info);
-        } finally {
-          s.rotating = false;
-        }
-      }
-    } catch { /* the session's end, if it comes, sends us through /info */ }
-  }, when);
 }
 
 async function takeBoot() {
@@ -343,7 +332,7 @@ async function flow() {
 function settings() {
   // The naming form never navigates, however often it is submitted.
   $('pair-naming').addEventListener('submit', (e) => e.preventDefault());
-  const name = $('settings-name');
+  const name = $input('settings-name');
   name.value = store.deviceName();
   name.addEventListener('change', async () => {
     store.setDeviceName(name.value);
@@ -359,14 +348,14 @@ function settings() {
       out.textContent = `Saved on this device; the server did not take it (${err.message}).`;
     }
   });
-  const wakeBox = $('settings-wake');
+  const wakeBox = $input('settings-wake');
   wakeBox.checked = store.keepAwake();
   wake.set(wakeBox.checked);
   wakeBox.addEventListener('change', () => { store.setKeepAwake(wakeBox.checked); wake.set(wakeBox.checked); });
-  const vib = $('settings-vibrate');
+  const vib = $input('settings-vibrate');
   vib.checked = store.vibrate();
   vib.addEventListener('change', () => store.setVibrate(vib.checked));
-  const hk = $('settings-holds');
+  const hk = $input('settings-holds');
   hk.value = store.holdKeys().join(', ');
   hk.addEventListener('change', () => {
     holds.setKeys(store.setHoldKeys(hk.value));

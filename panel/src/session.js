@@ -1,10 +1,60 @@
+// @ts-check
 // Session is one signed-in stretch: MQTT 5 over wss://<this origin>/mqtt with
-// the token from /authorise, the subscriptions, token rotation and commands
-// with their replies. It never reconnects by itself after an unplanned close:
-// the caller goes through /info and /authorise again, as the seed asks.
+// the token from /authorise, the subscriptions /authorise names, token
+// rotation and commands with their replies. It never reconnects by itself
+// after an unplanned close: the caller goes through /info and /authorise
+// again, as the seed asks.
 import mqtt from 'mqtt';
 
-const ROOT = 'mfd/v1';
+/**
+ * The topics of POST /authorise's 200 body, for a panel (topics.md).
+ * @typedef {object} ClientTopics
+ * @property {string} reply
+ * @property {string} token
+ * @property {string} cmd a template with {host} for the host ID
+ * @property {string} host_status
+ * @property {string} host_actions
+ * @property {string} host_input
+ * @property {string} host_state
+ */
+
+/**
+ * POST /authorise's 200 body.
+ * @typedef {object} Authorised
+ * @property {string} token
+ * @property {string} expires_at
+ * @property {string} sub
+ * @property {string} server_id
+ * @property {ClientTopics} topics
+ * @property {string} [mqtt_path]
+ */
+
+/**
+ * A fresh token and when it expires: a token push, or /authorise again.
+ * @typedef {{token: string, expires_at: string}} Token
+ */
+
+/**
+ * What became of a command: ok, or the code of the reply's error or of
+ * what happened instead (timeout, offline, host offline, ...).
+ * @typedef {object} Result
+ * @property {string} id
+ * @property {boolean} ok
+ * @property {string} code
+ * @property {string} [message]
+ * @property {number} ms
+ */
+
+/**
+ * What a Session tells its owner.
+ * @typedef {object} Events
+ * @property {(topic: string, text: string) => void} message a host topic's message
+ * @property {(why: {code: number | null, reason: string}) => void} closed the session ended unplanned
+ * @property {(first: boolean) => void} connected connected: first, or again after a rotation
+ * @property {() => void} [connack]
+ * @property {(pushed: boolean) => void} [rotated] a rotation took a pushed token (true) or a refreshed one
+ * @property {() => Promise<Token | null>} [refresh] fetches a fresh token itself (null: none now)
+ */
 
 // A command's reply comes within 10 s (the agent drops older commands). An
 // action answers when it ends, which may take longer: its button shows
@@ -12,7 +62,13 @@ const ROOT = 'mfd/v1';
 // with this as the last resort should its reply be lost.
 const REPLY_MS = 10000;
 const ACTION_REPLY_MS = 10 * 60 * 1000;
-const STATUS = /^mfd\/v1\/hosts\/([^/]+)\/status$/;
+
+// filterRE matches the topics of an MQTT filter, capturing each + level.
+/** @param {string} filter */
+function filterRE(filter) {
+  const esc = filter.split('/').map((l) => (l === '+' ? '([^/]+)' : l === '#' ? '(.*)' : l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${esc.join('/')}$`);
+}
 
 // REASONS names the MQTT 5 reason codes a user may meet.
 const REASONS = {
@@ -23,6 +79,7 @@ const REASONS = {
   0xa0: 'token expired',
 };
 
+/** @param {number | null | undefined} code */
 export function reasonText(code) {
   if (code == null) return 'connection lost';
   return REASONS[code] || `reason 0x${code.toString(16)}`;
@@ -43,42 +100,61 @@ export function newID() {
 }
 
 const decoder = new TextDecoder();
+/** @param {string | Uint8Array | null | undefined} b */
 function text(b) {
   if (b == null) return '';
   return typeof b === 'string' ? b : decoder.decode(b);
 }
 
 export class Session {
-  // auth is the 200 body of /authorise; on has message(topic, text),
-  // token(msg), closed({code, reason}) and connected(first).
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #refreshTimer;
+  #rotating = false;
+  /** when the token in use expires, in ms since the epoch */
+  #expiresAt = 0;
+
+  /**
+   * @param {Authorised} auth the 200 body of /authorise
+   * @param {Events} on
+   * @param {string} [url] the WebSocket URL; this origin's mqtt_path when absent
+   */
   constructor(auth, on, url) {
     this.auth = auth;
     this.sub = auth.sub;
     this.on = on;
     this.url = url || `wss://${location.host}${auth.mqtt_path || '/mqtt'}`;
-    this.replyTopic = (auth.topics && auth.topics.reply) || `${ROOT}/clients/${auth.sub}/reply`;
-    this.tokenTopic = (auth.topics && auth.topics.token) || `${ROOT}/clients/${auth.sub}/token`;
+    this.topics = auth.topics;
+    this.status = filterRE(auth.topics.host_status);
+    /** @type {mqtt.MqttClient | null} */
     this.client = null;
-    this.pending = new Map(); // command id -> {resolve, t0, timer, host}
+    /** @type {Map<string, {resolve: (r: Result) => void, t0: number, timer: ReturnType<typeof setTimeout> | undefined, host: string}>} */
+    this.pending = new Map();
     this.closed = false;
-    this.rotating = false;
-    this.expiresAt = 0;
+    this.#expiresAt = Date.parse(auth.expires_at) || 0;
   }
 
   // start connects and subscribes; it rejects with {code} if the broker
   // refuses or the connection fails.
+  /** @param {WebSocket | null} [ws] */
   async start(ws) {
     this.client = await this.connect(this.auth.token, ws);
     this.watch(this.client);
     this.on.connected(true);
+    this.#scheduleRefresh();
   }
 
   // connect opens one MQTT connection, on ws if given (a WebSocket to
   // this.url, open or opening, that nothing has used yet).
+  /**
+   * @param {string} token
+   * @param {WebSocket | null} [ws]
+   * @returns {Promise<mqtt.MqttClient>}
+   */
   connect(token, ws) {
     return new Promise((resolve, reject) => {
       const c = mqtt.connect(this.url, {
-        createWebsocket: ws ? () => ws : undefined,
+        // MQTT.js types this as its own WebSocket-like; the browser's is one.
+        createWebsocket: ws ? /** @type {any} */ (() => ws) : undefined,
         protocolVersion: 5,
         clientId: `${this.sub}/${rand()}`,
         username: this.sub,
@@ -119,14 +195,10 @@ export class Session {
       c.once('connect', () => {
         if (settled) return;
         if (this.on.connack) this.on.connack();
-        const filters = {
-          [`${ROOT}/hosts/+/status`]: { qos: 1 },
-          [`${ROOT}/hosts/+/actions`]: { qos: 1 },
-          [`${ROOT}/hosts/+/input`]: { qos: 1 },
-          [`${ROOT}/hosts/+/state/+`]: { qos: 1 },
-          [this.replyTopic]: { qos: 1 },
-          [this.tokenTopic]: { qos: 1 },
-        };
+        const t = this.topics;
+        /** @type {mqtt.ISubscriptionMap} */
+        const filters = {};
+        for (const f of [t.host_status, t.host_actions, t.host_input, t.host_state, t.reply, t.token]) filters[f] = { qos: 1 };
         c.subscribe(filters, (err) => {
           if (settled) return;
           if (err) { fail(err); return; }
@@ -140,37 +212,48 @@ export class Session {
 
   // watch turns the end of the current client into one closed() call,
   // unless it was ended on purpose.
+  /** @param {mqtt.MqttClient & {planned?: boolean}} c */
   watch(c) {
     let code = null;
     c.on('disconnect', (p) => { code = p && p.reasonCode; });
-    c.on('error', (err) => { if (err && typeof err.code === 'number') code = err.code; });
+    c.on('error', (/** @type {Error & {code?: unknown}} */ err) => { if (err && typeof err.code === 'number') code = err.code; });
     c.on('close', () => {
       if (c.planned || this.closed || c !== this.client) return;
       this.closed = true;
+      clearTimeout(this.#refreshTimer);
       c.end(true);
       this.failPending('disconnected');
       this.on.closed({ code, reason: reasonText(code) });
     });
   }
 
+  /**
+   * @param {string} topic
+   * @param {Uint8Array} payload
+   * @param {import('mqtt').IPublishPacket} packet
+   */
   message(topic, payload, packet) {
-    if (topic === this.replyTopic) {
+    if (topic === this.topics.reply) {
       this.reply(text(payload), packet);
       return;
     }
-    if (topic === this.tokenTopic) {
+    if (topic === this.topics.token) {
       let msg;
       try { msg = JSON.parse(text(payload)); } catch { return; }
-      if (msg && msg.token) this.on.token(msg);
+      if (msg && msg.token) this.#pushed(msg);
       return;
     }
-    const s = STATUS.exec(topic);
+    const s = this.status.exec(topic);
     if (s) this.watchHost(s[1], text(payload));
     this.on.message(topic, text(payload));
   }
 
   // watchHost ends the commands still waiting on a host whose status says
   // it went offline (its Will): their replies will never come.
+  /**
+   * @param {string} host
+   * @param {string} body
+   */
   watchHost(host, body) {
     if (body) {
       let st;
@@ -185,13 +268,61 @@ export class Session {
     }
   }
 
+  // pushed takes a token the broker pushed. Every session of this subject
+  // (other tabs too) hears every push: it takes one only if it lasts longer
+  // than the one in use.
+  /** @param {Token} msg */
+  #pushed(msg) {
+    const exp = Date.parse(msg.expires_at);
+    if (this.#rotating || !(exp > this.#expiresAt + 1000)) return;
+    this.#rotateTo(msg, true).catch(() => { /* the old token still works until it ends */ });
+  }
+
+  // scheduleRefresh fetches a fresh token itself (on.refresh) if none was
+  // pushed by a minute before the current one expires.
+  #scheduleRefresh() {
+    clearTimeout(this.#refreshTimer);
+    const left = this.#expiresAt - Date.now();
+    if (!this.on.refresh || !(left > 0) || this.closed) return;
+    // The broker pushes at two thirds of a token's life; this comes later,
+    // a minute before the end (a sixth of the life for short tokens).
+    const when = Math.max(1000, left - Math.min(60000, left / 6) - Math.random() * Math.min(15000, left / 12));
+    this.#refreshTimer = setTimeout(async () => {
+      if (this.closed || this.#rotating || !this.on.refresh) return;
+      try {
+        const tok = await this.on.refresh();
+        if (tok && !this.closed && !this.#rotating) await this.#rotateTo(tok, false);
+      } catch { /* the session's end, if it comes, sends the owner through /info */ }
+    }, when);
+  }
+
+  // rotateTo connects with tok and only then leaves the old connection, so
+  // nothing held is dropped in between.
+  /**
+   * @param {Token} tok
+   * @param {boolean} pushed
+   */
+  async #rotateTo(tok, pushed) {
+    this.#rotating = true;
+    try {
+      await this.rotate(tok.token);
+      if (this.closed) return;
+      this.#expiresAt = Date.parse(tok.expires_at) || 0;
+      if (this.on.rotated) this.on.rotated(pushed);
+      this.#scheduleRefresh();
+    } finally {
+      this.#rotating = false;
+    }
+  }
+
   // rotate connects with a fresh token and only then leaves the old
   // connection, so nothing held is dropped in between.
+  /** @param {string} token */
   async rotate(token) {
     if (this.closed) return;
     const next = await this.connect(token);
     if (this.closed) { next.end(true); return; }
-    const old = this.client;
+    const old = /** @type {(mqtt.MqttClient & {planned?: boolean}) | null} */ (this.client);
     this.client = next;
     this.auth = { ...this.auth, token };
     this.watch(next);
@@ -201,10 +332,13 @@ export class Session {
 
   close() {
     this.closed = true;
+    clearTimeout(this.#refreshTimer);
     this.failPending('closed');
-    if (this.client) { this.client.planned = true; this.client.end(true); }
+    const c = /** @type {(mqtt.MqttClient & {planned?: boolean}) | null} */ (this.client);
+    if (c) { c.planned = true; c.end(true); }
   }
 
+  /** @param {string} code */
   failPending(code) {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
@@ -213,6 +347,10 @@ export class Session {
     this.pending.clear();
   }
 
+  /**
+   * @param {string} body
+   * @param {import('mqtt').IPublishPacket} packet
+   */
   reply(body, packet) {
     let r;
     try { r = JSON.parse(body); } catch { return; }
@@ -226,8 +364,9 @@ export class Session {
     p.resolve({ id, ok: r.ok === true, code: r.ok ? 'ok' : (err.code || 'error'), message: err.message, ms: Math.round(performance.now() - p.t0) });
   }
 
+  /** @param {string} host */
   cmdTopic(host) {
-    return `${ROOT}/hosts/${host}/cmd/${this.sub}`;
+    return this.topics.cmd.replace('{host}', host);
   }
 
   // send publishes cmd to host. With track it resolves to the reply
@@ -239,6 +378,12 @@ export class Session {
   // lost command shows as a timeout on its button), and a PUBACK carrying
   // properties with reason code 0x01, as mochi 2.7 sends one, makes MQTT.js
   // drop the connection's parser state.
+  /**
+   * @param {string} host
+   * @param {{op: string} & Record<string, unknown>} cmd
+   * @param {{track?: boolean, qos?: 0 | 1}} [opts]
+   * @returns {Promise<Result>}
+   */
   send(host, cmd, { track = true, qos = 0 } = {}) {
     const id = newID();
     const body = JSON.stringify({ id, ...cmd });
@@ -246,10 +391,12 @@ export class Session {
     if (!c || this.closed || !c.connected) {
       return Promise.resolve({ id, ok: false, code: 'offline', ms: 0 });
     }
+    /** @type {import('mqtt').IClientPublishOptions['properties']} */
     const props = { messageExpiryInterval: 10, contentType: 'application/json' };
     if (track) {
-      props.responseTopic = this.replyTopic;
-      props.correlationData = id;
+      props.responseTopic = this.topics.reply;
+      // MQTT.js writes a string as its UTF-8 bytes; its type says Buffer.
+      props.correlationData = /** @type {any} */ (id);
     }
     const t0 = performance.now();
     return new Promise((resolve) => {

@@ -1,3 +1,4 @@
+// @ts-check
 // What the panel keeps in localStorage. The client key is a secret bound to
 // one server ID: it is only ever sent to the server it was made for.
 

@@ -112,7 +112,10 @@ export async function startMock({ port = 0, approveAfterMs = 2000, quiet = true 
         if (c.state === 'pending') return json(res, 202, { status: 'pending', pairing_code: c.code, retry_after: 1 });
         const exp = new Date(Date.now() + 15 * 60e3).toISOString();
         return json(res, 200, { token: 'mock', expires_at: exp, sub: c.sub, role: 'panel', server_id: SERVER_ID,
-          topics: { reply: `mfd/v1/clients/${c.sub}/reply`, token: `mfd/v1/clients/${c.sub}/token`, host_status: 'mfd/v1/hosts/+/status' } });
+          topics: {
+            reply: `mfd/v1/clients/${c.sub}/reply`, token: `mfd/v1/clients/${c.sub}/token`, cmd: `mfd/v1/hosts/{host}/cmd/${c.sub}`,
+            host_status: 'mfd/v1/hosts/+/status', host_actions: 'mfd/v1/hosts/+/actions', host_input: 'mfd/v1/hosts/+/input', host_state: 'mfd/v1/hosts/+/state/+',
+          } });
       });
       return;
     }
