@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openmfd/mfd/internal/testdir"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/windows"
+
+	"github.com/openmfd/mfd/internal/testdir"
 )
 
 func init() {

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/openmfd/mfd/internal/testdir"
 	"golang.org/x/sys/windows"
+
+	"github.com/openmfd/mfd/internal/testdir"
 )
 
 func testDir(t *testing.T) string { return testdir.New(t) }
