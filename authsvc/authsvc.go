@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -45,8 +44,8 @@ const (
 
 // Options configures a Service. Zero fields take the documented defaults.
 type Options struct {
-	// StateDir holds the server ID, TLS certificate, signing key, client
-	// store and admin socket. Required; made with mode 0700.
+	// StateDir holds the server ID, TLS certificate, signing key and
+	// client store. Required; made private to the user.
 	StateDir string
 	// Name is the server's name in /info; the hostname when empty.
 	Name string
@@ -85,14 +84,6 @@ type Options struct {
 	// 5 per second with bursts of 20 when zero.
 	Rate  float64
 	Burst int
-	// Stats, when set, answers the admin socket's "stats" request (`mfd
-	// stats`): figures such as goroutines, heap and connected clients, for
-	// soak tests and operators on the host. Nil answers an error.
-	Stats func() map[string]any
-	// Input, when set, answers the admin socket's "input" request (`mfd
-	// input on|off`): it switches remote input on the server's own host.
-	// Nil answers an error (a server run with --no-agent has no host).
-	Input func(on bool) error
 }
 
 // Service is the auth service. Its methods are safe for concurrent use.
@@ -125,7 +116,6 @@ type Service struct {
 	closing   chan struct{} // closed by stop: held ?wait requests answer now
 	stopOnce  sync.Once
 	cancel    context.CancelFunc
-	listener  net.Listener
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -294,76 +284,51 @@ func (s *Service) SetRevoker(r authn.Revoker) {
 	s.mu.Unlock()
 }
 
-// Start opens the admin socket STATE_DIR/admin.sock and starts the janitor
-// that expires pending requests. It fails if another server is live on the
-// socket.
+// Start removes the temp files a crash left in the state dir and starts
+// the janitor that expires pending requests. The caller must hold the
+// state dir alone (the server holds its admin channel), or the clean-up
+// could pull a temp file from under another live server's write.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return errors.New("starting auth service: closed")
 	}
 	if s.started {
-		s.mu.Unlock()
 		return errors.New("starting auth service: already started")
 	}
 	s.started = true
-	s.mu.Unlock()
-
-	ln, err := listenAdmin(s.opts.StateDir)
-	if err != nil {
-		return fmt.Errorf("opening admin socket: %w", err)
-	}
 	removeTempFiles(s.opts.StateDir)
 	ctx, cancel := context.WithCancel(ctx)
-	s.mu.Lock()
-	if s.closed {
-		// Close ran while the socket was opening and found nothing to stop.
-		s.mu.Unlock()
-		cancel()
-		ln.Close()
-		return errors.New("starting auth service: closed")
-	}
-	s.listener = ln
 	s.cancel = cancel
-	s.wg.Add(3)
-	s.mu.Unlock()
-
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		<-ctx.Done()
-		// A canceled ctx stops the socket and answers held ?wait requests
-		// even before Close, so an HTTP server's Shutdown is not held up.
+		// A canceled ctx answers held ?wait requests even before Close,
+		// so an HTTP server's Shutdown is not held up.
 		s.stop()
-		ln.Close()
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.serveAdmin(ctx, ln)
 	}()
 	go func() {
 		defer s.wg.Done()
 		s.janitor(ctx)
 	}()
-	s.log.Info("auth service started", "server", s.serverID, "tls_sha256", s.fp, "admin", ln.Addr().String())
+	s.log.Info("auth service started", "server", s.serverID, "tls_sha256", s.fp)
 	return nil
 }
 
-// Close stops the admin socket and janitor, wakes every held ?wait request
-// and saves last-seen times. It is idempotent and safe after a failed or
-// missing Start.
+// Close stops the janitor, wakes every held ?wait request and saves
+// last-seen times. It is idempotent and safe after a failed or missing
+// Start.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		s.stop()
-		ln, cancel := s.listener, s.cancel
+		cancel := s.cancel
 		s.mu.Unlock()
 		if cancel != nil {
 			cancel()
-		}
-		if ln != nil {
-			ln.Close()
 		}
 		s.wg.Wait()
 		s.mu.Lock()

@@ -102,6 +102,13 @@ func newTestService(t testing.TB, mod func(*Options)) *testEnv {
 	return env
 }
 
+func startService(t *testing.T, env *testEnv) {
+	t.Helper()
+	if err := env.svc.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+}
+
 // checkFor polls until a condition holds (see poll.Until).
 var checkFor = poll.Until
 

@@ -34,7 +34,6 @@ const (
 	caFile       = "ca.pem"  // the local CA's certificate and key, to renew the leaf
 	signingFile  = "signing.pem"
 	clientsFile  = "clients.json"
-	adminSocket  = "admin.sock"
 )
 
 // ErrCorruptState is wrapped by New when a state file exists but cannot be
@@ -50,8 +49,8 @@ func ensureStateDir(dir string) error {
 
 // removeTempFiles removes what a crash between atomicfile's create and
 // rename leaves behind; the real files are intact. Only the server that
-// holds the admin socket may call it, or it could pull a temp file from
-// under a live server's write.
+// holds the state dir (its admin channel) may call it, or it could pull a
+// temp file from under a live server's write.
 func removeTempFiles(dir string) {
 	for _, f := range []string{serverIDFile, tlsFile, caFile, signingFile, clientsFile} {
 		tmp, _ := filepath.Glob(filepath.Join(dir, "."+f+".tmp*"))

@@ -8,31 +8,6 @@ import (
 	"github.com/openmfd/mfd/internal/ids"
 )
 
-func TestAdminStats(t *testing.T) {
-	env := newTestService(t, func(o *Options) {
-		o.Stats = func() map[string]any { return map[string]any{"goroutines": 7, "clients": 0} }
-	})
-	startService(t, env)
-	ac, err := DialAdmin(env.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := ac.Stats()
-	if err != nil || st["goroutines"] != float64(7) || st["clients"] != float64(0) {
-		t.Errorf("Stats() = %v, %v; want goroutines 7, clients 0", st, err)
-	}
-
-	bare := newTestService(t, nil)
-	startService(t, bare)
-	ac2, err := DialAdmin(bare.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ac2.Stats(); err == nil || !strings.Contains(err.Error(), "no stats") {
-		t.Errorf("Stats() without Options.Stats = %v, want an error", err)
-	}
-}
-
 // TestPendingFullCode: a full pending list answers 429 too_many_pending, as
 // topics.md says, not rate_limited, so a client can tell the two apart.
 func TestPendingFullCode(t *testing.T) {

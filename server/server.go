@@ -23,6 +23,7 @@ import (
 	"github.com/openmfd/mfd/internal/connlimit"
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/panel"
+	"github.com/openmfd/mfd/server/admin"
 )
 
 // Options configure a Server. The zero value of each field but StateDir
@@ -84,6 +85,11 @@ type Server struct {
 	ln      net.Listener
 	hs      *http.Server
 	errc    chan error
+	// The admin channel: its listener, what ends its connections and
+	// closed when it has stopped serving.
+	adminLn     net.Listener
+	adminCancel context.CancelFunc
+	adminDone   chan struct{}
 }
 
 // InputSwitch is the agent of the server's own host, as the admin
@@ -112,8 +118,6 @@ func New(o Options) (*Server, error) {
 		Rate:           o.PairingRate,
 		Burst:          o.PairingBurst,
 		MaxPending:     o.MaxPending,
-		Stats:          func() map[string]any { return s.Stats().asMap() },
-		Input:          s.setInput,
 	})
 	if err != nil {
 		return nil, err
@@ -139,9 +143,9 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Start opens the admin channel, starts the broker and its MQTT listeners
-// and serves HTTPS on Listen. It fails if another server is live on the
-// state dir. On error, Close releases whatever started.
+// Start opens the admin channel, starts the auth service, the broker and
+// its MQTT listeners and serves HTTPS on Listen. It fails if another server
+// is live on the state dir. On error, Close releases whatever started.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	switch {
@@ -154,6 +158,29 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.mu.Unlock()
+
+	// The admin channel first: holding it makes this the only server on
+	// the state dir before anything there is touched.
+	aln, err := admin.Listen(s.opts.StateDir)
+	if err != nil {
+		return fmt.Errorf("opening the admin channel: %w", err)
+	}
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.adminLn, s.adminCancel, s.adminDone = aln, cancel, done
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		cancel()
+		_ = aln.Close()
+		return errors.New("starting server: closed")
+	}
+	go func() {
+		defer close(done)
+		admin.Serve(actx, aln, adminHandler{s.svc, s}, s.log.With("part", "admin"))
+	}()
+	s.log.Info("admin channel open", "addr", aln.Addr().String())
 
 	if err := s.svc.Start(ctx); err != nil {
 		return err
@@ -223,8 +250,9 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) Err() <-chan error { return s.errc }
 
 // Close stops serving HTTPS (letting requests in flight finish for up to
-// three seconds), then the broker, then the auth service. It is safe to
-// call more than once and after a failed or partial Start.
+// three seconds), then the broker, then the auth service, then the admin
+// channel. It is safe to call more than once and after a failed or partial
+// Start.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -232,7 +260,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	hs := s.hs
+	hs, aln, acancel, adone := s.hs, s.adminLn, s.adminCancel, s.adminDone
 	s.mu.Unlock()
 	s.input.Store(nil)
 	if hs != nil {
@@ -240,7 +268,15 @@ func (s *Server) Close() error {
 		_ = hs.Shutdown(ctx)
 		cancel()
 	}
-	return errors.Join(s.br.Close(), s.svc.Close())
+	err := errors.Join(s.br.Close(), s.svc.Close())
+	// The admin channel last: until the state is saved, no other server
+	// may take the state dir.
+	if aln != nil {
+		acancel()
+		_ = aln.Close()
+		<-adone
+	}
+	return err
 }
 
 // Auth returns the auth service: approving clients, the certificate, the
@@ -289,6 +325,16 @@ func (s *Server) SetInputSwitch(sw InputSwitch) {
 	}
 	s.input.Store(&sw)
 }
+
+// adminHandler answers the admin channel: clients from the auth service,
+// figures from the server, remote input from this host's agent.
+type adminHandler struct {
+	*authsvc.Service
+	s *Server
+}
+
+func (h adminHandler) Stats() admin.Stats     { return h.s.Stats() }
+func (h adminHandler) SetInput(on bool) error { return h.s.setInput(on) }
 
 func (s *Server) setInput(on bool) error {
 	sw := s.input.Load()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"github.com/openmfd/mfd/internal/ids"
 	"github.com/openmfd/mfd/internal/poll"
 	"github.com/openmfd/mfd/internal/wire"
+	"github.com/openmfd/mfd/server/admin"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -147,8 +149,12 @@ func TestCloseIsIdempotentAndSafeAfterPartialStart(t *testing.T) {
 // channel's input switch reaches it once it is set and says so when none is.
 func TestLocalAgentAndInputSwitch(t *testing.T) {
 	s := start(t, Options{})
-	if err := s.setInput(false); err == nil {
-		t.Error("setInput with no agent of this host succeeded")
+	ac, err := admin.Dial(s.opts.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.SetInput(false); err == nil || !strings.Contains(err.Error(), "no agent of its own") {
+		t.Errorf("mfd input off with no agent of this host = %v, want no agent of its own", err)
 	}
 	host := ids.NewHostID()
 	lc, err := s.LocalConn(host, "test host")
@@ -177,20 +183,82 @@ func TestLocalAgentAndInputSwitch(t *testing.T) {
 		return nil
 	})
 	s.SetInputSwitch(ag)
-	if err := s.setInput(false); err != nil {
-		t.Fatalf("setInput(false) with the agent set: %v", err)
+	if err := ac.SetInput(false); err != nil {
+		t.Fatalf("mfd input off with the agent set: %v", err)
 	}
 	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if ag.InputOn() {
-			return errors.New("the agent's remote input is still on after the admin channel's setInput(false)")
+			return errors.New("the agent's remote input is still on after mfd input off")
 		}
 		return nil
 	})
-	if st := s.Stats(); st.MQTTClients != 1 || st.Goroutines == 0 {
-		t.Errorf("Stats() = %+v, want one MQTT client and some goroutines", st)
+	if st, err := ac.Stats(); err != nil || st.MQTTClients != 1 || st.Goroutines == 0 || st.HeapAlloc == 0 {
+		t.Errorf("mfd stats = %+v, %v; want one MQTT client, some goroutines and heap", st, err)
 	}
 	s.SetInputSwitch(nil)
-	if err := s.setInput(true); err == nil {
-		t.Error("setInput after SetInputSwitch(nil) succeeded")
+	if err := ac.SetInput(true); err == nil {
+		t.Error("mfd input on after SetInputSwitch(nil) succeeded")
+	}
+}
+
+// TestAdminChannelDecidesPairings: a pairing request made over HTTPS is
+// listed, approved, revoked and denied through the admin channel, and the
+// decisions hold where a client meets them: /authorise answers and the
+// token stops authenticating.
+func TestAdminChannelDecidesPairings(t *testing.T) {
+	s := start(t, Options{})
+	c := client(t, s)
+	ac, err := admin.Dial(s.opts.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorise := func(key ids.ClientKey, name string) (int, []byte) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"client_id": key.Reveal(), "name": name})
+		resp, err := c.Post("https://"+s.Addr().String()+"/authorise", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	a, b := ids.NewClientKey(), ids.NewClientKey()
+	if st, body := authorise(a, "tablet A"); st != http.StatusAccepted {
+		t.Fatalf("first /authorise = %d %s, want 202", st, body)
+	}
+	if st, body := authorise(b, "tablet B"); st != http.StatusAccepted {
+		t.Fatalf("first /authorise = %d %s, want 202", st, body)
+	}
+	list, err := ac.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("mfd clients list = %+v, %v; want the two pending requests", list, err)
+	}
+	codes := map[string]string{}
+	for _, ci := range list {
+		codes[ci.Name] = ci.PairingCode
+	}
+	if _, err := ac.Approve(codes["tablet A"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ac.Deny(codes["tablet B"]); err != nil {
+		t.Fatal(err)
+	}
+	st, body := authorise(a, "tablet A")
+	var got wire.Authorised
+	if err := json.Unmarshal(body, &got); st != http.StatusOK || err != nil {
+		t.Fatalf("/authorise after approval = %d %s", st, body)
+	}
+	if _, err := s.Auth().Authenticate(string(got.Sub), got.Token); err != nil {
+		t.Fatalf("the approved token does not authenticate: %v", err)
+	}
+	if st, _ := authorise(b, "tablet B"); st != http.StatusForbidden {
+		t.Errorf("/authorise after deny = %d, want 403", st)
+	}
+	if _, err := ac.Revoke(string(got.Sub)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Auth().Authenticate(string(got.Sub), got.Token); err == nil {
+		t.Error("the token still authenticates after mfd clients revoke")
 	}
 }

@@ -2,10 +2,14 @@
 
 package server
 
-import "os"
+import (
+	"os"
+
+	"github.com/openmfd/mfd/server/admin"
+)
 
 // countOpenFiles counts the open file descriptors, where /proc says.
-func countOpenFiles(st *Stats) {
+func countOpenFiles(st *admin.Stats) {
 	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
 		st.OpenFDs = len(fds)
 	}

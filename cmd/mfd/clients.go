@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openmfd/mfd/authsvc"
+	"github.com/openmfd/mfd/server/admin"
 )
 
 const clientsUsage = `usage: mfd clients <list|approve|deny|revoke|prune|add-integration> [flags]
@@ -72,7 +73,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError{fmt.Sprintf("clients: unknown subcommand %q", verb)}
 	}
 
-	ac, err := authsvc.DialAdmin(*stateDir)
+	ac, err := admin.Dial(*stateDir)
 	if err != nil {
 		return err
 	}

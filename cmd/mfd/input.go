@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/openmfd/mfd/authsvc"
+	"github.com/openmfd/mfd/server/admin"
 )
 
 // runInput switches remote input on this host's own agent (the one inside
@@ -29,12 +29,12 @@ func runInput(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return usageError{"input: want exactly one of on or off"}
 	}
-	ac, err := authsvc.DialAdmin(*stateDir)
+	ac, err := admin.Dial(*stateDir)
 	if err != nil {
 		return err
 	}
 	defer ac.Close()
-	if err := ac.Input(pos[0] == "on"); err != nil {
+	if err := ac.SetInput(pos[0] == "on"); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "remote input on this host: %s\n", pos[0])

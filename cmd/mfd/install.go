@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/openmfd/mfd/authsvc"
+	"github.com/openmfd/mfd/server/admin"
 )
 
 // runInstall makes `mfd serve`, with the flags given here, start when the
@@ -47,7 +47,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// A server already running on the state dir would make the installed
 	// one fail at once; it starts at the next logon instead.
 	running := false
-	if ac, err := authsvc.DialAdmin(*sf.stateDir); err == nil {
+	if ac, err := admin.Dial(*sf.stateDir); err == nil {
 		ac.Close()
 		running = true
 	}

@@ -5,14 +5,14 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/openmfd/mfd/authsvc"
+	"github.com/openmfd/mfd/internal/privdir"
+	"github.com/openmfd/mfd/server"
 )
 
 // fakeSystemctl puts a systemctl on PATH that logs its arguments, one call
@@ -169,19 +169,22 @@ func TestInstallWhileServing(t *testing.T) {
 	home, _ := installHome(t)
 	calls := fakeSystemctl(t)
 	state := filepath.Join(home, "state", "mfd")
-	svc, err := authsvc.New(authsvc.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
+	if err := privdir.Make(state); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{StateDir: state, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close()
-	if err := svc.Start(context.Background()); err != nil {
+	defer srv.Close()
+	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"install"}, &out, &errb); err != nil {
 		t.Fatalf("install: %v", err)
 	}
-	// Starting it now would fail on the live server's admin socket.
+	// Starting it now would fail on the live server's admin channel.
 	if got := readFile(t, calls); got != "--user daemon-reload\n--user enable mfd.service\n--user is-active --quiet graphical-session.target\n" {
 		t.Errorf("systemctl calls with a server running:\n%s", got)
 	}

@@ -6,9 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 
-	"github.com/openmfd/mfd/authsvc"
+	"github.com/openmfd/mfd/server/admin"
 )
 
 func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,7 +22,7 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("stats: unexpected argument %q", pos[0])}
 	}
-	ac, err := authsvc.DialAdmin(*stateDir)
+	ac, err := admin.Dial(*stateDir)
 	if err != nil {
 		return err
 	}
@@ -35,17 +34,28 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(st)
 	}
-	keys := make([]string, 0, len(st))
-	for k := range st {
-		keys = append(keys, k)
+	// One line per figure, by its JSON name; the descriptor count only
+	// where this OS has one.
+	lines := []struct {
+		name string
+		v    uint64
+		ok   bool
+	}{
+		{"goroutines", uint64(st.Goroutines), true},
+		{"heap_alloc", st.HeapAlloc, true},
+		{"heap_sys", st.HeapSys, true},
+		{"mqtt_clients", uint64(st.MQTTClients), true},
+		{"mqtt_queued_bytes_max", uint64(st.MQTTQueuedBytesMax), true},
+		{"mqtt_retained", uint64(st.MQTTRetained), true},
+		{"mqtt_sessions", uint64(st.MQTTSessions), true},
+		{"mqtt_subscriptions", uint64(st.MQTTSubscriptions), true},
+		{"open_fds", uint64(st.OpenFDs), st.OpenFDs > 0},
+		{"open_handles", uint64(st.OpenHandles), st.OpenHandles > 0},
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if f, ok := st[k].(float64); ok {
-			fmt.Fprintf(stdout, "%-14s %.0f\n", k, f)
-			continue
+	for _, l := range lines {
+		if l.ok {
+			fmt.Fprintf(stdout, "%-14s %d\n", l.name, l.v)
 		}
-		fmt.Fprintf(stdout, "%-14s %v\n", k, st[k])
 	}
 	return nil
 }

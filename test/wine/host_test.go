@@ -78,12 +78,13 @@ func runEnv(t *testing.T, w *winetest.Wine, exe string, env []string, args ...st
 }
 
 // TestHostUnitTestsUnderWine runs the Windows unit tests of the state dir,
-// test dirs, atomic files and cmd/mfd (the default state dir, the logon
+// test dirs, atomic files, the admin pipe and cmd/mfd (the default state dir, the logon
 // entry's command line), cross-compiled, in Wine.
 func TestHostUnitTestsUnderWine(t *testing.T) {
 	w := winetest.Start(t)
 	for _, tc := range []struct{ pkg, run string }{
 		{"./authsvc", "Toast|DesktopNotifier"},
+		{"./server/admin", ""},
 		{"./internal/privdir", ""},
 		{"./internal/testdir", ""},
 		{"./internal/atomicfile", ""},

@@ -1,4 +1,4 @@
-package authsvc
+package admin
 
 import (
 	"os"
@@ -17,16 +17,16 @@ func init() {
 	leakIgnores = append(leakIgnores, goleak.IgnoreAnyFunction("github.com/Microsoft/go-winio.ioCompletionProcessor"))
 }
 
-// checkAdminPrivate checks that only the current user can reach dir's
-// admin pipe: its owner is the user and its DACL, protected from
-// inheritance, grants the user alone.
-func checkAdminPrivate(t *testing.T, dir string) {
+// checkPrivate checks that only the current user can reach dir's admin
+// pipe: its owner is the user and its DACL, protected from inheritance,
+// grants the user alone.
+func checkPrivate(t *testing.T, dir string) {
 	t.Helper()
-	name, err := readAdminPipeName(dir)
+	name, err := readPipeName(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dialAdmin(dir, adminTimeout)
+	c, err := dial(dir, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,44 +53,44 @@ func checkAdminPrivate(t *testing.T, dir string) {
 
 func TestAdminPipeName(t *testing.T) {
 	a, b := testdir.New(t), testdir.New(t)
-	na, nb := newAdminPipeName(a), newAdminPipeName(b)
-	digest := func(n string) string { return strings.SplitN(strings.TrimPrefix(n, adminPipePrefix), "-", 2)[0] }
-	if !strings.HasPrefix(na, adminPipePrefix) || digest(na) == digest(nb) {
+	na, nb := newPipeName(a), newPipeName(b)
+	digest := func(n string) string { return strings.SplitN(strings.TrimPrefix(n, pipePrefix), "-", 2)[0] }
+	if !strings.HasPrefix(na, pipePrefix) || digest(na) == digest(nb) {
 		t.Errorf("pipe names of two state dirs: %s and %s; want the prefix and different digests", na, nb)
 	}
 	// One dir, spelt in another case, is one digest; the random part
 	// still differs, so no one can work the name out from the path.
-	again := newAdminPipeName(strings.ToUpper(a))
+	again := newPipeName(strings.ToUpper(a))
 	if digest(again) != digest(na) || again == na {
 		t.Errorf("pipe names of %s twice: %s and %s; want one digest, different names", a, na, again)
 	}
 }
 
 func TestAdminPipeStale(t *testing.T) {
-	env := newTestService(t, nil)
+	dir := stateDir(t)
 	// The name a killed server left behind: nothing listens on it.
-	stale := newAdminPipeName(env.dir)
-	if err := os.WriteFile(filepath.Join(env.dir, adminPipeFile), []byte(stale+"\n"), 0o600); err != nil {
+	stale := newPipeName(dir)
+	if err := os.WriteFile(filepath.Join(dir, pipeFile), []byte(stale+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startService(t, env)
-	name, err := readAdminPipeName(env.dir)
+	serve(t, dir, &fakeHandler{})
+	name, err := readPipeName(dir)
 	if err != nil || name == stale {
 		t.Errorf("admin pipe after a stale name = %q, %v; want a new name", name, err)
 	}
-	if _, err := DialAdmin(env.dir); err != nil {
-		t.Errorf("DialAdmin after replacing a stale name: %v", err)
+	if _, err := Dial(dir); err != nil {
+		t.Errorf("Dial after replacing a stale name: %v", err)
 	}
 }
 
 func TestAdminPipeRefusesForeignName(t *testing.T) {
-	dir := testdir.New(t)
-	for _, name := range []string{`\\.\pipe\someone-else`, `\\server\pipe\mfd-admin-x`, adminPipePrefix + `x\..\..\other`} {
-		if err := os.WriteFile(filepath.Join(dir, adminPipeFile), []byte(name+"\n"), 0o600); err != nil {
+	dir := stateDir(t)
+	for _, name := range []string{`\\.\pipe\someone-else`, `\\server\pipe\mfd-admin-x`, pipePrefix + `x\..\..\other`} {
+		if err := os.WriteFile(filepath.Join(dir, pipeFile), []byte(name+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := DialAdmin(dir); err == nil || !strings.Contains(err.Error(), "not an admin pipe name") {
-			t.Errorf("DialAdmin with admin.pipe naming %s = %v, want not an admin pipe name", name, err)
+		if _, err := Dial(dir); err == nil || !strings.Contains(err.Error(), "not an admin pipe name") {
+			t.Errorf("Dial with admin.pipe naming %s = %v, want not an admin pipe name", name, err)
 		}
 	}
 }

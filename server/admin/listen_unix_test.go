@@ -1,6 +1,6 @@
 //go:build !windows
 
-package authsvc
+package admin
 
 import (
 	"errors"
@@ -9,11 +9,10 @@ import (
 	"testing"
 )
 
-// checkAdminPrivate checks that only the owner can reach dir's admin
-// socket.
-func checkAdminPrivate(t *testing.T, dir string) {
+// checkPrivate checks that only the owner can reach dir's admin socket.
+func checkPrivate(t *testing.T, dir string) {
 	t.Helper()
-	fi, err := os.Stat(AdminSocketPath(dir))
+	fi, err := os.Stat(SocketPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,25 +25,28 @@ func checkAdminPrivate(t *testing.T, dir string) {
 }
 
 func TestAdminSocketStale(t *testing.T) {
-	env := newTestService(t, nil)
+	dir := stateDir(t)
 	// A socket left by a killed server: bound, then closed without unlink.
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: AdminSocketPath(env.dir), Net: "unix"})
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: SocketPath(dir), Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
-	startService(t, env)
-	if _, err := DialAdmin(env.dir); err != nil {
-		t.Errorf("DialAdmin after replacing a stale socket: %v", err)
+	serve(t, dir, &fakeHandler{})
+	if _, err := Dial(dir); err != nil {
+		t.Errorf("Dial after replacing a stale socket: %v", err)
 	}
 }
 
 func TestAdminSocketRemovedOnClose(t *testing.T) {
-	env := newTestService(t, nil)
-	startService(t, env)
-	env.svc.Close()
-	if _, err := os.Stat(AdminSocketPath(env.dir)); !errors.Is(err, os.ErrNotExist) {
+	dir := stateDir(t)
+	ln, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if _, err := os.Stat(SocketPath(dir)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("admin socket left after Close: %v", err)
 	}
 }

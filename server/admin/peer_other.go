@@ -1,6 +1,6 @@
 //go:build !linux && !windows
 
-package authsvc
+package admin
 
 import "net"
 

@@ -1,4 +1,4 @@
-package authsvc
+package admin
 
 import (
 	"crypto/rand"
@@ -28,16 +28,16 @@ import (
 // them create the pipe first, either to keep the server from starting or
 // to be the server `mfd clients approve` talks to.
 
-const adminPipeFile = "admin.pipe"
+const pipeFile = "admin.pipe"
 
-// adminPipePrefix starts every admin pipe's name, so that a pipe listing
+// pipePrefix starts every admin pipe's name, so that a pipe listing
 // (e.g. PowerShell's Get-ChildItem \\.\pipe\) says whose it is.
-const adminPipePrefix = `\\.\pipe\mfd-admin-`
+const pipePrefix = `\\.\pipe\mfd-admin-`
 
-// newAdminPipeName makes a fresh pipe name for dir: a digest of the state
+// newPipeName makes a fresh pipe name for dir: a digest of the state
 // dir, so that two servers never collide, and a random part, so that no
 // one else can guess it.
-func newAdminPipeName(dir string) string {
+func newPipeName(dir string) string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
@@ -45,18 +45,18 @@ func newAdminPipeName(dir string) string {
 	// Windows paths are case-insensitive: C:\Users\A\mfd and c:\users\a\MFD
 	// are one dir and get one digest.
 	sum := sha256.Sum256([]byte(strings.ToLower(filepath.Clean(abs))))
-	return adminPipePrefix + hex.EncodeToString(sum[:8]) + "-" + strings.ToLower(rand.Text())
+	return pipePrefix + hex.EncodeToString(sum[:8]) + "-" + strings.ToLower(rand.Text())
 }
 
-// readAdminPipeName returns the name the server of dir listens on.
-func readAdminPipeName(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, adminPipeFile))
+// readPipeName returns the name the server of dir listens on.
+func readPipeName(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, pipeFile))
 	if err != nil {
 		return "", err
 	}
 	name := strings.TrimSpace(string(b))
-	if !strings.HasPrefix(name, adminPipePrefix) || strings.ContainsAny(name[len(adminPipePrefix):], `\/`) {
-		return "", fmt.Errorf("%s holds %q, not an admin pipe name", filepath.Join(dir, adminPipeFile), name)
+	if !strings.HasPrefix(name, pipePrefix) || strings.ContainsAny(name[len(pipePrefix):], `\/`) {
+		return "", fmt.Errorf("%s holds %q, not an admin pipe name", filepath.Join(dir, pipeFile), name)
 	}
 	return name, nil
 }
@@ -69,10 +69,10 @@ func pipeSDDL(sid string) string {
 	return "O:" + sid + "D:P(A;;GA;;;" + sid + ")"
 }
 
-// listenAdmin opens the admin pipe, refusing when a live server of the
+// Listen opens stateDir's admin pipe, refusing when a live server of the
 // same state dir answers on the one named in admin.pipe.
-func listenAdmin(dir string) (net.Listener, error) {
-	if name, err := readAdminPipeName(dir); err == nil {
+func Listen(dir string) (net.Listener, error) {
+	if name, err := readPipeName(dir); err == nil {
 		timeout := time.Second
 		if c, err := winio.DialPipe(name, &timeout); err == nil {
 			c.Close()
@@ -83,24 +83,24 @@ func listenAdmin(dir string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := newAdminPipeName(dir)
+	name := newPipeName(dir)
 	// ListenPipe creates the first instance with FILE_CREATE: it fails
 	// rather than join a pipe someone else made.
 	ln, err := winio.ListenPipe(name, &winio.PipeConfig{SecurityDescriptor: pipeSDDL(me.String())})
 	if err != nil {
 		return nil, fmt.Errorf("creating pipe %s: %w", name, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, adminPipeFile), []byte(name+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, pipeFile), []byte(name+"\n"), 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("saving the admin pipe's name: %w", err)
 	}
 	return ln, nil
 }
 
-// dialAdmin connects to the admin pipe of dir's server and checks that
-// the server runs as the current user.
-func dialAdmin(dir string, timeout time.Duration) (net.Conn, error) {
-	name, err := readAdminPipeName(dir)
+// dial connects to the admin pipe of dir's server and checks that the
+// server runs as the current user.
+func dial(dir string, timeout time.Duration) (net.Conn, error) {
+	name, err := readPipeName(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no server has run with state dir %s", dir)
 	}

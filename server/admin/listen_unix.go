@@ -1,6 +1,6 @@
 //go:build !windows
 
-package authsvc
+package admin
 
 import (
 	"fmt"
@@ -11,13 +11,16 @@ import (
 	"time"
 )
 
-// AdminSocketPath returns the admin socket's path in stateDir.
-func AdminSocketPath(stateDir string) string { return filepath.Join(stateDir, adminSocket) }
+// socketFile is the admin socket's name in the state dir.
+const socketFile = "admin.sock"
 
-// listenAdmin opens the admin socket, removing a stale one and refusing
+// SocketPath returns the admin socket's path in stateDir.
+func SocketPath(stateDir string) string { return filepath.Join(stateDir, socketFile) }
+
+// Listen opens stateDir's admin socket, removing a stale one and refusing
 // when a live server answers on it.
-func listenAdmin(dir string) (net.Listener, error) {
-	path := AdminSocketPath(dir)
+func Listen(stateDir string) (net.Listener, error) {
+	path := SocketPath(stateDir)
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&fs.ModeSocket == 0 {
 			return nil, fmt.Errorf("%s exists and is not a socket", path)
@@ -44,7 +47,7 @@ func listenAdmin(dir string) (net.Listener, error) {
 	return ln, nil
 }
 
-// dialAdmin connects to the admin socket in dir.
-func dialAdmin(dir string, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("unix", AdminSocketPath(dir), timeout)
+// dial connects to the admin socket in dir.
+func dial(dir string, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("unix", SocketPath(dir), timeout)
 }
