@@ -253,33 +253,24 @@ func (a *Client) List() ([]authsvc.ClientInfo, error) {
 // Approve approves a pending request by pairing code or subject and
 // returns the client as it now stands.
 func (a *Client) Approve(idOrCode string) (authsvc.ClientInfo, error) {
-	resp, err := a.call(request{Op: opApprove, Arg: idOrCode})
-	if err != nil {
-		return authsvc.ClientInfo{}, err
-	}
-	if resp.Client == nil {
-		return authsvc.ClientInfo{}, errors.New("server answered without the client")
-	}
-	return *resp.Client, nil
+	return a.decide(opApprove, idOrCode)
 }
 
 // Deny denies a pending request by pairing code or subject and returns
 // the client as it now stands.
 func (a *Client) Deny(idOrCode string) (authsvc.ClientInfo, error) {
-	resp, err := a.call(request{Op: opDeny, Arg: idOrCode})
-	if err != nil {
-		return authsvc.ClientInfo{}, err
-	}
-	if resp.Client == nil {
-		return authsvc.ClientInfo{}, errors.New("server answered without the client")
-	}
-	return *resp.Client, nil
+	return a.decide(opDeny, idOrCode)
 }
 
 // Revoke revokes a client by subject, ends its live sessions and returns
 // the client as it now stands.
 func (a *Client) Revoke(sub string) (authsvc.ClientInfo, error) {
-	resp, err := a.call(request{Op: opRevoke, Arg: sub})
+	return a.decide(opRevoke, sub)
+}
+
+// decide sends approve, deny or revoke and returns the client it changed.
+func (a *Client) decide(op, arg string) (authsvc.ClientInfo, error) {
+	resp, err := a.call(request{Op: op, Arg: arg})
 	if err != nil {
 		return authsvc.ClientInfo{}, err
 	}
