@@ -32,8 +32,8 @@ type Options struct {
 	// StateDir holds the server's ID, keys, certificate, clients and admin
 	// channel. Required.
 	StateDir string
-	// Listen is the HTTPS and MQTT-over-WebSocket address;
-	// "127.0.0.1:0" picks a free port, which Addr tells.
+	// Listen is the HTTPS and MQTT-over-WebSocket address; empty means
+	// "127.0.0.1:0", a free loopback port, which Addr tells.
 	Listen string
 	// MQTTTLSAddr and MQTTLocalAddr, when set, add the broker's MQTT over
 	// TLS and plain loopback MQTT listeners.
