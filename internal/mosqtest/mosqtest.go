@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openmfd/mfd/internal/freeport"
+	"github.com/openmfd/mfd/internal/prereq"
 	"github.com/openmfd/mfd/internal/syncbuf"
 )
 
@@ -226,7 +227,7 @@ func Run(tb testing.TB, o Options) *Broker {
 func Require(tb testing.TB) {
 	tb.Helper()
 	if _, _, err := Find(); err != nil {
-		missing(tb, err.Error())
+		prereq.Missing(tb, err.Error())
 	}
 }
 
@@ -234,14 +235,6 @@ func Require(tb testing.TB) {
 func RequireClients(tb testing.TB) {
 	tb.Helper()
 	if look("mosquitto_pub") == "" || look("mosquitto_sub") == "" {
-		missing(tb, "mosquitto's clients are not installed; install with: "+Install)
+		prereq.Missing(tb, "mosquitto's clients are not installed; install with: "+Install)
 	}
-}
-
-func missing(tb testing.TB, msg string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
 }

@@ -31,16 +31,17 @@ import (
 	"time"
 
 	"github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/prereq"
 	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/wayland"
 )
 
 // Tools are the programs this package runs, each with the Debian package
 // that holds it.
-var Tools = []struct{ Bin, Pkg string }{
-	{"sway", "sway"},
-	{"wev", "wev"},
-	{"stdbuf", "coreutils"},
+var Tools = []prereq.Tool{
+	{Bin: "sway", Pkg: "sway"},
+	{Bin: "wev", Pkg: "wev"},
+	{Bin: "stdbuf", Pkg: "coreutils"},
 }
 
 // RequireTools skips the test when one of Tools is missing, with the
@@ -48,22 +49,7 @@ var Tools = []struct{ Bin, Pkg string }{
 // instead.
 func RequireTools(tb testing.TB) {
 	tb.Helper()
-	var missing, pkgs []string
-	for _, tool := range Tools {
-		if _, err := exec.LookPath(tool.Bin); err != nil {
-			missing = append(missing, tool.Bin)
-			pkgs = append(pkgs, tool.Pkg)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("missing %s; install with: sudo apt-get install -y %s",
-		strings.Join(missing, ", "), strings.Join(pkgs, " "))
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
+	prereq.Require(tb, Tools...)
 }
 
 // TestUser is the system user sessions run as when the test runs as root.

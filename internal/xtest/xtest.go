@@ -24,17 +24,18 @@ import (
 	"time"
 
 	pollpkg "github.com/openmfd/mfd/internal/poll"
+	"github.com/openmfd/mfd/internal/prereq"
 	"github.com/openmfd/mfd/internal/syncbuf"
 )
 
 // Tools are the programs this package runs, each with the Debian package
 // that holds it.
-var Tools = []struct{ Bin, Pkg string }{
-	{"Xvfb", "xvfb"},
-	{"xev", "x11-utils"},
-	{"xdotool", "xdotool"},
-	{"xmodmap", "x11-xserver-utils"},
-	{"stdbuf", "coreutils"},
+var Tools = []prereq.Tool{
+	{Bin: "Xvfb", Pkg: "xvfb"},
+	{Bin: "xev", Pkg: "x11-utils"},
+	{Bin: "xdotool", Pkg: "xdotool"},
+	{Bin: "xmodmap", Pkg: "x11-xserver-utils"},
+	{Bin: "stdbuf", Pkg: "coreutils"},
 }
 
 // RequireTools skips the test when one of Tools is missing, with the
@@ -42,22 +43,7 @@ var Tools = []struct{ Bin, Pkg string }{
 // instead.
 func RequireTools(tb testing.TB) {
 	tb.Helper()
-	var missing, pkgs []string
-	for _, tool := range Tools {
-		if _, err := exec.LookPath(tool.Bin); err != nil {
-			missing = append(missing, tool.Bin)
-			pkgs = append(pkgs, tool.Pkg)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("missing %s; install with: sudo apt-get install -y %s",
-		strings.Join(missing, ", "), strings.Join(pkgs, " "))
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
+	prereq.Require(tb, Tools...)
 }
 
 // StartXvfb starts a private Xvfb (1280x1024, no TCP, no autorepeat) on a
