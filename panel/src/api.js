@@ -23,6 +23,7 @@ async function request(path, init = {}, timeoutMs = 10000) {
       credentials: 'omit',
       headers: { Accept: 'application/json', ...(init.headers || {}) },
     });
+    /** @type {any} the JSON body, whatever its shape */
     let body = null;
     try { body = await res.json(); } catch { /* empty or not JSON */ }
     return { status: res.status, body, retryAfter: Number(res.headers.get('Retry-After')) || 0 };

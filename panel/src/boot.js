@@ -15,6 +15,7 @@ async function boot() {
   const auth = await api.authorise(known.key, store.deviceName(), 0);
   // Approved: open the WebSocket too, so its TLS handshake and upgrade
   // happen while the bundle is parsed. MQTT.js takes it over as it is.
+  /** @type {WebSocket | null} */
   let ws = null;
   if (auth.status === 200) {
     try {

@@ -135,7 +135,8 @@ export class Trackpad {
     this.pointers = new Map();
     this.acc = { dx: 0, dy: 0, sx: 0, sy: 0 };
     this.raf = 0;
-    this.gesture = null; // {t0, travel, most}
+    /** @type {{t0: number, travel: number, most: number} | null} the touch in progress */
+    this.gesture = null;
     el.addEventListener('pointerdown', (e) => this.down(e));
     el.addEventListener('pointermove', (e) => this.move(e));
     el.addEventListener('pointerup', (e) => this.up(e, true));
@@ -150,7 +151,7 @@ export class Trackpad {
     e.preventDefault();
     try { this.el.setPointerCapture(e.pointerId); } catch { /* gone */ }
     this.el.focus({ preventScroll: true });
-    if (this.pointers.size === 0) this.gesture = { t0: performance.now(), travel: 0, most: 0 };
+    if (this.pointers.size === 0 || !this.gesture) this.gesture = { t0: performance.now(), travel: 0, most: 0 };
     this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
     this.gesture.most = Math.max(this.gesture.most, this.pointers.size);
     this.el.classList.add('active');
@@ -166,7 +167,7 @@ export class Trackpad {
     p.x = last.clientX;
     p.y = last.clientY;
     if (!dx && !dy) return;
-    this.gesture.travel += Math.abs(dx) + Math.abs(dy);
+    if (this.gesture) this.gesture.travel += Math.abs(dx) + Math.abs(dy);
     if (this.pointers.size === 1) {
       this.acc.dx += dx * GAIN;
       this.acc.dy += dy * GAIN;

@@ -142,6 +142,7 @@ export class Hosts {
     const list = this.list();
     this.empty.hidden = list.length > 0;
     const seen = new Set();
+    /** @type {Element | null} */
     let prev = null;
     for (const host of list) {
       seen.add(host.id);
@@ -193,6 +194,7 @@ export class Hosts {
   // swipe switches pages with a horizontal swipe on the grid; the press
   // under the finger is not sent.
   swipe(card) {
+    /** @type {{x: number, y: number, id: number} | null} */
     let start = null;
     card.grid.addEventListener('pointerdown', (e) => {
       card.swipedAt = 0;

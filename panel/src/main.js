@@ -60,6 +60,7 @@ function once(...ids) {
   });
 }
 
+/** @type {Session | null} */
 let session = null;
 const hosts = new Hosts($('hosts'), $('no-hosts'), { onPress: press, onChange: hostsChanged });
 const io = {
@@ -221,8 +222,8 @@ async function pair(info, early) {
 /**
  * @param {import('./session.js').Authorised} auth
  * @param {{server_id: string, name?: string, mqtt_path?: string}} info
- * @param {WebSocket | null} ws
- * @returns {Promise<{code: number | null, reason: string}>}
+ * @param {WebSocket | null | undefined} ws
+ * @returns {Promise<{code?: number | null, reason: string}>}
  */
 function connect(auth, info, ws) {
   return new Promise((resolve, reject) => {
@@ -374,6 +375,7 @@ function settings() {
   });
   // Forgetting takes two presses: the pairing cannot be had back without
   // the host's approval.
+  /** @type {ReturnType<typeof setTimeout> | null} */
   let armed = null;
   $('forget').addEventListener('click', () => {
     const b = $('forget');

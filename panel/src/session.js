@@ -49,7 +49,7 @@ import mqtt from 'mqtt';
  * What a Session tells its owner.
  * @typedef {object} Events
  * @property {(topic: string, text: string) => void} message a host topic's message
- * @property {(why: {code: number | null, reason: string}) => void} closed the session ended unplanned
+ * @property {(why: {code?: number | null, reason: string}) => void} closed the session ended unplanned
  * @property {(first: boolean) => void} connected connected: first, or again after a rotation
  * @property {() => void} [connack]
  * @property {(pushed: boolean) => void} [rotated] a rotation took a pushed token (true) or a refreshed one
@@ -214,6 +214,7 @@ export class Session {
   // unless it was ended on purpose.
   /** @param {mqtt.MqttClient & {planned?: boolean}} c */
   watch(c) {
+    /** @type {number | null | undefined} */
     let code = null;
     c.on('disconnect', (p) => { code = p && p.reasonCode; });
     c.on('error', (/** @type {Error & {code?: unknown}} */ err) => { if (err && typeof err.code === 'number') code = err.code; });
