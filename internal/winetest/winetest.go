@@ -35,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmfd/mfd/internal/prereq"
 	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/xtest"
 )
@@ -95,11 +96,7 @@ func Require(tb testing.TB) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("missing %s; install with: %s", strings.Join(missing, ", "), Install)
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
+	prereq.Missing(tb, fmt.Sprintf("missing %s; install with: %s", strings.Join(missing, ", "), Install))
 }
 
 // Wine is a Wine prefix with its own Xvfb. Programs run in it one after

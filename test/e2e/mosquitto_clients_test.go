@@ -12,19 +12,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// requireTool skips on a developer box without name, and fails in CI,
-// where .ci/run installs every prerequisite.
-func requireTool(t *testing.T, name, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing in CI: apt-get install %s", name, pkg)
-		}
-		t.Skipf("%s is missing: sudo apt-get install %s", name, pkg)
-	}
-}
+	"github.com/openmfd/mfd/internal/mosqtest"
+)
 
 // serverCertPEM fetches the root of the chain the server presents (its
 // local CA; or the self-signed certificate of an older state dir), as a
@@ -59,7 +49,7 @@ func mosq(t *testing.T, s *server, ca, tool string, args ...string) (string, err
 // TestMosquittoClientsOnTLSListener drives the server with Mosquitto's own
 // command-line clients, which share no code with ours.
 func TestMosquittoClientsOnTLSListener(t *testing.T) {
-	requireTool(t, "mosquitto_sub", "mosquitto-clients")
+	mosqtest.RequireClients(t)
 	s := startServer(t)
 	ca := serverCertPEM(t, s.tlsAddr)
 	_, a := s.pair("A", "", nil)
