@@ -11,6 +11,7 @@ import (
 // countOpenFiles counts the open file descriptors, where /proc says.
 func countOpenFiles(st *admin.Stats) {
 	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
-		st.OpenFDs = len(fds)
+		n := len(fds)
+		st.OpenFDs = &n
 	}
 }

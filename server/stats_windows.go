@@ -15,6 +15,6 @@ var getProcessHandleCount = windows.NewLazySystemDLL("kernel32.dll").NewProc("Ge
 func countOpenFiles(st *admin.Stats) {
 	var n uint32
 	if ok, _, _ := getProcessHandleCount.Call(uintptr(windows.CurrentProcess()), uintptr(unsafe.Pointer(&n))); ok != 0 {
-		st.OpenHandles = n
+		st.OpenHandles = &n
 	}
 }

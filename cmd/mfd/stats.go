@@ -49,8 +49,8 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		{"mqtt_retained", uint64(st.MQTTRetained), true},
 		{"mqtt_sessions", uint64(st.MQTTSessions), true},
 		{"mqtt_subscriptions", uint64(st.MQTTSubscriptions), true},
-		{"open_fds", uint64(st.OpenFDs), st.OpenFDs > 0},
-		{"open_handles", uint64(st.OpenHandles), st.OpenHandles > 0},
+		{"open_fds", uint64(deref(st.OpenFDs)), st.OpenFDs != nil},
+		{"open_handles", uint64(deref(st.OpenHandles)), st.OpenHandles != nil},
 	}
 	for _, l := range lines {
 		if l.ok {
@@ -58,4 +58,12 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	return nil
+}
+
+// deref returns what p points to, or zero for nil.
+func deref[T int | uint32](p *T) T {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

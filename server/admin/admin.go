@@ -72,14 +72,15 @@ type Stats struct {
 	HeapSys    uint64 `json:"heap_sys"`
 	// OpenFDs counts the open file descriptors (Unix, where /proc says)
 	// and OpenHandles the open handles (Windows): what a leak of sockets,
-	// pipes or files grows. Zero where they cannot be counted.
-	OpenFDs            int    `json:"open_fds,omitempty"`
-	OpenHandles        uint32 `json:"open_handles,omitempty"`
-	MQTTClients        int    `json:"mqtt_clients"`
-	MQTTSessions       int    `json:"mqtt_sessions"`
-	MQTTSubscriptions  int    `json:"mqtt_subscriptions"`
-	MQTTRetained       int    `json:"mqtt_retained"`
-	MQTTQueuedBytesMax int    `json:"mqtt_queued_bytes_max"`
+	// pipes or files grows. Nil where they were not counted; a count
+	// of zero (Wine's GetProcessHandleCount) is still a count.
+	OpenFDs            *int    `json:"open_fds,omitempty"`
+	OpenHandles        *uint32 `json:"open_handles,omitempty"`
+	MQTTClients        int     `json:"mqtt_clients"`
+	MQTTSessions       int     `json:"mqtt_sessions"`
+	MQTTSubscriptions  int     `json:"mqtt_subscriptions"`
+	MQTTRetained       int     `json:"mqtt_retained"`
+	MQTTQueuedBytesMax int     `json:"mqtt_queued_bytes_max"`
 }
 
 // Handler answers the channel's requests. The server implements it with
