@@ -167,10 +167,18 @@ func TestAgentAgainstMosquitto(t *testing.T) {
 	if !strings.Contains(string(r.Payload), `"code":"unknown_op"`) {
 		t.Errorf("reply to an unknown op = %s", r.Payload)
 	}
-	// A press, then a held key.
+	// A press, then a held key. An action runs beside the command lane,
+	// so wait for its step before the key.down, whose order would
+	// otherwise be the scheduler's.
 	if _, err := panel.cli.Publish(t.Context(), &paho.Publish{Topic: wire.PressTopic(testHost, "hello"), QoS: 1, Payload: []byte("PRESS")}); err != nil {
 		t.Fatal(err)
 	}
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got := strings.Join(inj.Calls(), ", "); got != "tap a [ctrl], tap h []" {
+			return fmt.Errorf("calls: %s", got)
+		}
+		return nil
+	})
 	send(`{"id":"c3","op":"key.down","key":"shift"}`, "corr-3", rt)
 	panel.waitFor(rt, func(p *paho.Publish) bool { return string(p.Properties.CorrelationData) == "corr-3" })
 	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
