@@ -10,6 +10,7 @@ package input
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -104,4 +105,16 @@ type Options struct {
 	// Env is the environment the backend reads ($DISPLAY,
 	// $WAYLAND_DISPLAY…); nil means the process's own.
 	Env Env
+}
+
+// MaxScrollSteps bounds one Scroll call on every backend, so that a bad
+// command cannot keep the injector busy for long.
+const MaxScrollSteps = 1000
+
+// CheckScroll reports an error when dx or dy is past MaxScrollSteps.
+func CheckScroll(dx, dy int) error {
+	if dx > MaxScrollSteps || -dx > MaxScrollSteps || dy > MaxScrollSteps || -dy > MaxScrollSteps {
+		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, MaxScrollSteps)
+	}
+	return nil
 }

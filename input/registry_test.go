@@ -105,3 +105,14 @@ func TestUnavailableRefusesEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckScroll(t *testing.T) {
+	for _, tt := range []struct {
+		dx, dy int
+		ok     bool
+	}{{0, 1000, true}, {-1000, 0, true}, {0, 1001, false}, {-1001, 0, false}} {
+		if err := input.CheckScroll(tt.dx, tt.dy); (err == nil) != tt.ok {
+			t.Errorf("CheckScroll(%d, %d) = %v, want ok %v", tt.dx, tt.dy, err, tt.ok)
+		}
+	}
+}

@@ -189,3 +189,32 @@ func ParseMods(mods []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Find is Lookup with an error that names the key, for backends.
+func Find(name string) (Key, error) {
+	k, ok := Lookup(name)
+	if !ok {
+		return Key{}, fmt.Errorf("unknown key %q", name)
+	}
+	return k, nil
+}
+
+// RuneKeysym returns the X keysym that types r: Return and Tab for '\n'
+// and '\t', the Latin-1 keysym below U+0100 (equal to the code point),
+// else the Unicode keysym 0x01000000 + r. Other control characters,
+// surrogates and runes past U+10FFFF are errors.
+func RuneKeysym(r rune) (uint32, error) {
+	switch {
+	case r == '\n':
+		return 0xff0d, nil // XK_Return
+	case r == '\t':
+		return 0xff09, nil // XK_Tab
+	case r < 0x20 || r == 0x7f || (0x80 <= r && r < 0xa0):
+		return 0, fmt.Errorf("control character %U", r)
+	case r < 0x100:
+		return uint32(r), nil
+	case r > 0x10ffff || (0xd800 <= r && r < 0xe000):
+		return 0, fmt.Errorf("invalid character %U", r)
+	}
+	return 0x01000000 | uint32(r), nil
+}

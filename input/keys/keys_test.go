@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -195,5 +196,25 @@ func TestParseModsUnknown(t *testing.T) {
 		if !errors.Is(err, ErrUnknownModifier) {
 			t.Errorf("ParseMods(%q) = %q, %v, want an error wrapping ErrUnknownModifier", in, got, err)
 		}
+	}
+}
+
+func TestRuneKeysym(t *testing.T) {
+	for _, tt := range []struct {
+		r    rune
+		want uint32
+		ok   bool
+	}{
+		{'\n', 0xff0d, true}, {'\t', 0xff09, true}, {'a', 0x61, true}, {'é', 0xe9, true},
+		{'€', 0x010020ac, true}, {'😀', 0x0101f600, true},
+		{'\r', 0, false}, {0x7f, 0, false}, {0x85, 0, false}, {0xd800, 0, false}, {0x110000, 0, false},
+	} {
+		got, err := RuneKeysym(tt.r)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("RuneKeysym(%U) = %#x, %v; want %#x, ok %v", tt.r, got, err, tt.want, tt.ok)
+		}
+	}
+	if _, err := Find("nosuch"); err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
+		t.Errorf(`Find("nosuch") = %v, want an error naming the key`, err)
 	}
 }

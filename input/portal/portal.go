@@ -63,12 +63,6 @@ const (
 	btnMiddle int32 = 0x112
 )
 
-// Keysyms the backend needs by value.
-const (
-	xkReturn = 0xff0d
-	xkTab    = 0xff09
-)
-
 // DefaultConsentTimeout is Options.ConsentTimeout when it is zero: long
 // enough for a user to read the desktop's dialog and answer it.
 const DefaultConsentTimeout = 2 * time.Minute
@@ -421,16 +415,8 @@ func (x *injector) pointer() error {
 	return nil
 }
 
-func lookup(name string) (keys.Key, error) {
-	k, ok := keys.Lookup(name)
-	if !ok {
-		return keys.Key{}, fmt.Errorf("unknown key %q", name)
-	}
-	return k, nil
-}
-
 func (x *injector) KeyDown(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("pressing a key: %w", err)
 	}
@@ -448,7 +434,7 @@ func (x *injector) KeyDown(name string) error {
 }
 
 func (x *injector) KeyUp(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("releasing a key: %w", err)
 	}
@@ -484,7 +470,7 @@ func (x *injector) heldSym(sym uint32) bool {
 }
 
 func (x *injector) Tap(name string, mods []string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("tapping a key: %w", err)
 	}
@@ -524,29 +510,10 @@ func (x *injector) Tap(name string, mods []string) error {
 	return nil
 }
 
-// runeKeysym returns the keysym that types r: Return and Tab for '\n' and
-// '\t', the Latin-1 keysym below U+0100, else the Unicode keysym
-// (0x01000000 + code point), as X11 defines them.
-func runeKeysym(r rune) (uint32, error) {
-	switch {
-	case r == '\n':
-		return xkReturn, nil
-	case r == '\t':
-		return xkTab, nil
-	case r < 0x20 || r == 0x7f || (0x80 <= r && r < 0xa0):
-		return 0, fmt.Errorf("control character %U", r)
-	case r < 0x100:
-		return uint32(r), nil
-	case r > 0x10ffff || (0xd800 <= r && r < 0xe000):
-		return 0, fmt.Errorf("invalid character %U", r)
-	}
-	return 0x01000000 | uint32(r), nil
-}
-
 func (x *injector) Type(text string) error {
 	syms := make([]uint32, 0, len(text))
 	for _, r := range text {
-		s, err := runeKeysym(r)
+		s, err := keys.RuneKeysym(r)
 		if err != nil {
 			return fmt.Errorf("typing text: %w", err)
 		}
@@ -650,15 +617,12 @@ func (x *injector) Click(b input.Button, count int) error {
 	return nil
 }
 
-// maxScrollSteps bounds one Scroll call.
-const maxScrollSteps = 1000
-
 // Scroll scrolls dy steps down (negative: up) and dx steps right, with
 // discrete axis events: axis 0 is vertical, 1 horizontal, and positive
 // steps go down and right as on a Wayland pointer.
 func (x *injector) Scroll(dx, dy int) error {
-	if dx > maxScrollSteps || -dx > maxScrollSteps || dy > maxScrollSteps || -dy > maxScrollSteps {
-		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, maxScrollSteps)
+	if err := input.CheckScroll(dx, dy); err != nil {
+		return err
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -206,14 +206,6 @@ func (x *injector) place(sym uint32, what string) (keyPos, error) {
 	return p, nil
 }
 
-func lookup(name string) (keys.Key, error) {
-	k, ok := keys.Lookup(name)
-	if !ok {
-		return keys.Key{}, fmt.Errorf("unknown key %q", name)
-	}
-	return k, nil
-}
-
 // shiftHeld reports whether a held key keeps Shift down.
 func (x *injector) shiftHeld() bool {
 	for _, h := range x.heldKeys {
@@ -235,7 +227,7 @@ func (x *injector) heldCode(c uint16) bool {
 }
 
 func (x *injector) KeyDown(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("pressing a key: %w", err)
 	}
@@ -262,7 +254,7 @@ func (x *injector) KeyDown(name string) error {
 }
 
 func (x *injector) KeyUp(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("releasing a key: %w", err)
 	}
@@ -293,7 +285,7 @@ func (x *injector) releaseKey(name string) {
 }
 
 func (x *injector) Tap(name string, mods []string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("tapping a key: %w", err)
 	}
@@ -477,15 +469,12 @@ func (x *injector) Click(b input.Button, count int) error {
 	return nil
 }
 
-// maxScrollSteps bounds one Scroll call.
-const maxScrollSteps = 1000
-
 // Scroll scrolls dy notches down (negative: up) and dx right. REL_WHEEL
 // counts up as positive, so dy goes out negated; REL_HWHEEL counts right
 // as positive.
 func (x *injector) Scroll(dx, dy int) error {
-	if dx > maxScrollSteps || -dx > maxScrollSteps || dy > maxScrollSteps || -dy > maxScrollSteps {
-		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, maxScrollSteps)
+	if err := input.CheckScroll(dx, dy); err != nil {
+		return err
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -252,15 +252,6 @@ func (w *injector) resolve(k keys.Key) (stroke, error) {
 	return s, nil
 }
 
-// lookup resolves a contract key name.
-func lookup(name string) (keys.Key, error) {
-	k, ok := keys.Lookup(name)
-	if !ok {
-		return keys.Key{}, fmt.Errorf("unknown key %q", name)
-	}
-	return k, nil
-}
-
 // heldLike reports whether a key KeyDown holds (or one of the modifiers it
 // pressed for it) is down and does the work of virtual key vk: either
 // Shift for Shift, either Ctrl for Ctrl, either Alt for Alt, else vk
@@ -276,7 +267,7 @@ func (w *injector) heldLike(vk uint16) bool {
 }
 
 func (w *injector) KeyDown(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("pressing a key: %w", err)
 	}
@@ -307,7 +298,7 @@ func (w *injector) KeyDown(name string) error {
 }
 
 func (w *injector) KeyUp(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("releasing a key: %w", err)
 	}
@@ -366,7 +357,7 @@ func (w *injector) needer(vk uint16) string {
 }
 
 func (w *injector) Tap(name string, mods []string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("tapping a key: %w", err)
 	}
@@ -562,15 +553,12 @@ func (w *injector) Click(b input.Button, count int) error {
 	})
 }
 
-// maxScrollSteps bounds one Scroll call.
-const maxScrollSteps = 1000
-
 // Scroll sends one wheel event of WHEEL_DELTA per step, as a notched
 // wheel does; positive dy scrolls down (a negative delta), positive dx
 // right.
 func (w *injector) Scroll(dx, dy int) error {
-	if abs(dx) > maxScrollSteps || abs(dy) > maxScrollSteps {
-		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, maxScrollSteps)
+	if err := input.CheckScroll(dx, dy); err != nil {
+		return err
 	}
 	return w.do("scrolling", func() error {
 		evs := make([]event, 0, abs(dx)+abs(dy))

@@ -161,20 +161,6 @@ var spareCodes = func() []uint32 {
 	return out
 }()
 
-// runeKeysym returns the keysym that types r: the Latin-1 keysym below
-// U+0100 (equal to the code point), else the Unicode keysym.
-func runeKeysym(r rune) (uint32, error) {
-	switch {
-	case r < 0x20 || r == 0x7f || (0x80 <= r && r < 0xa0):
-		return 0, fmt.Errorf("control character %U", r)
-	case r < 0x100:
-		return uint32(r), nil
-	case r > 0x10ffff || (0xd800 <= r && r < 0xe000):
-		return 0, fmt.Errorf("invalid character %U", r)
-	}
-	return 0x01000000 | uint32(r), nil
-}
-
 // keymapText returns an XKB keymap (format xkb_v1) with the base keys of
 // a US keyboard and, on spare codes, extra: one keysym per key, one level,
 // as wtype builds its keymap. Keysyms are written as numbers, which

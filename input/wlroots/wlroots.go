@@ -623,17 +623,9 @@ func (x *injector) Tap(name string, mods []string) error {
 func (x *injector) Type(text string) error {
 	syms := make([]uint32, 0, len(text))
 	for _, r := range text {
-		var s uint32
-		switch r {
-		case '\n':
-			s = 0xff0d // Return
-		case '\t':
-			s = 0xff09 // Tab
-		default:
-			var err error
-			if s, err = runeKeysym(r); err != nil {
-				return fmt.Errorf("typing text: %w: %w", err, input.ErrUnsupported)
-			}
+		s, err := keys.RuneKeysym(r)
+		if err != nil {
+			return fmt.Errorf("typing text: %w: %w", err, input.ErrUnsupported)
 		}
 		syms = append(syms, s)
 	}
@@ -815,12 +807,9 @@ func (x *injector) Click(b input.Button, count int) error {
 	})
 }
 
-// maxScrollSteps bounds one Scroll call, as on X11.
-const maxScrollSteps = 1000
-
 func (x *injector) Scroll(dx, dy int) error {
-	if abs(dx) > maxScrollSteps || abs(dy) > maxScrollSteps {
-		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, maxScrollSteps)
+	if err := input.CheckScroll(dx, dy); err != nil {
+		return err
 	}
 	if dx == 0 && dy == 0 {
 		return nil
@@ -840,13 +829,6 @@ func (x *injector) Scroll(dx, dy int) error {
 		x.c.Request(x.ptr, vpFrame).Send()
 		return nil
 	})
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
 }
 
 // Close releases held keys (in reverse order of pressing) and buttons,

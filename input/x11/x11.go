@@ -128,12 +128,8 @@ import (
 	"github.com/openmfd/mfd/input/keys"
 )
 
-// Keysyms the backend needs by value.
-const (
-	xkShiftL = 0xffe1
-	xkReturn = 0xff0d
-	xkTab    = 0xff09
-)
+// xkShiftL is the keysym of the left Shift key.
+const xkShiftL = 0xffe1
 
 var _ input.Injector = (*x11Injector)(nil)
 
@@ -638,15 +634,6 @@ func (x *x11Injector) Caps() input.Caps {
 	return input.Caps{Unicode: true, PointerAbs: true, Scroll: true}
 }
 
-// lookup resolves a contract key name to its keysym.
-func lookup(name string) (keys.Key, error) {
-	k, ok := keys.Lookup(name)
-	if !ok {
-		return keys.Key{}, fmt.Errorf("unknown key %q", name)
-	}
-	return k, nil
-}
-
 // heldKC reports whether KeyDown holds keycode kc (or Shift for a held
 // key), so that a tap neither presses it twice nor lets it go.
 func (x *x11Injector) heldKC(kc uint8) bool {
@@ -659,7 +646,7 @@ func (x *x11Injector) heldKC(kc uint8) bool {
 }
 
 func (x *x11Injector) KeyDown(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("pressing a key: %w", err)
 	}
@@ -689,7 +676,7 @@ func (x *x11Injector) KeyDown(name string) error {
 }
 
 func (x *x11Injector) KeyUp(name string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("releasing a key: %w", err)
 	}
@@ -717,7 +704,7 @@ func (x *x11Injector) releaseKey(name string) {
 }
 
 func (x *x11Injector) Tap(name string, mods []string) error {
-	k, err := lookup(name)
+	k, err := keys.Find(name)
 	if err != nil {
 		return fmt.Errorf("tapping a key: %w", err)
 	}
@@ -767,28 +754,10 @@ func (x *x11Injector) Tap(name string, mods []string) error {
 	})
 }
 
-// runeKeysym returns the keysym that types r: Return and Tab for '\n' and
-// '\t', the Latin-1 keysym below U+0100, else the Unicode keysym.
-func runeKeysym(r rune) (uint32, error) {
-	switch {
-	case r == '\n':
-		return xkReturn, nil
-	case r == '\t':
-		return xkTab, nil
-	case r < 0x20 || r == 0x7f || (0x80 <= r && r < 0xa0):
-		return 0, fmt.Errorf("control character %U", r)
-	case r < 0x100:
-		return uint32(r), nil
-	case r > 0x10ffff:
-		return 0, fmt.Errorf("invalid character %U", r)
-	}
-	return 0x01000000 | uint32(r), nil
-}
-
 func (x *x11Injector) Type(text string) error {
 	syms := make([]uint32, 0, len(text))
 	for _, r := range text {
-		s, err := runeKeysym(r)
+		s, err := keys.RuneKeysym(r)
 		if err != nil {
 			return fmt.Errorf("typing text: %w", err)
 		}
@@ -888,13 +857,9 @@ func (x *x11Injector) Click(b input.Button, count int) error {
 	})
 }
 
-// maxScrollSteps bounds one Scroll call, so a bad command cannot keep the
-// X goroutine busy.
-const maxScrollSteps = 1000
-
 func (x *x11Injector) Scroll(dx, dy int) error {
-	if abs(dx) > maxScrollSteps || abs(dy) > maxScrollSteps {
-		return fmt.Errorf("scrolling: %d, %d steps is over %d", dx, dy, maxScrollSteps)
+	if err := input.CheckScroll(dx, dy); err != nil {
+		return err
 	}
 	return x.do("scrolling", func() error {
 		// X buttons 4 and 5 scroll up and down, 6 and 7 left and right.

@@ -222,7 +222,7 @@ func TestX11TypeLong(t *testing.T) {
 	runes := 0
 	for _, r := range text.String() {
 		runes++
-		sym, err := runeKeysym(r)
+		sym, err := keys.RuneKeysym(r)
 		if err != nil {
 			t.Fatal(err)
 		}
