@@ -48,7 +48,7 @@ func TestDiscoveryFloodIsBounded(t *testing.T) {
 	}
 	pub := func(id uint16, topic string, payload []byte) byte {
 		t.Helper()
-		code, err := atkPublishQoS1(agent.rawClient, id, topic, payload, true, pubProps{})
+		code, err := agent.publishWith(id, topic, payload, true, pubProps{})
 		if err != nil {
 			t.Fatalf("PUBLISH %s: %v", topic, err)
 		}

@@ -48,43 +48,6 @@ func atkSubscribeMany(c *rawClient, id uint16, filters []string) ([]byte, error)
 	}
 }
 
-// atkPublishQoS1 sends a v5 QoS 1 PUBLISH with props and returns the
-// PUBACK's reason code.
-func atkPublishQoS1(c *rawClient, id uint16, topic string, payload []byte, retain bool, props pubProps) (byte, error) {
-	var b bytes.Buffer
-	b.Write(encStr(topic))
-	b.Write([]byte{byte(id >> 8), byte(id)})
-	b.Write(encProps(props))
-	b.Write(payload)
-	first := byte(0x32)
-	if retain {
-		first |= 1
-	}
-	if err := c.send(frame(first, b.Bytes())); err != nil {
-		return 0, err
-	}
-	for {
-		p, err := c.read(5 * time.Second)
-		if err != nil {
-			return 0, fmt.Errorf("reading PUBACK: %w", err)
-		}
-		switch p.typ {
-		case 3:
-			c.pending = append(c.pending, p)
-		case 4:
-			if binary.BigEndian.Uint16(p.body) != id {
-				continue
-			}
-			if len(p.body) > 2 {
-				return p.body[2], nil
-			}
-			return 0, nil
-		case 14:
-			return 0, fmt.Errorf("DISCONNECT %x instead of PUBACK", p.body)
-		}
-	}
-}
-
 // atkDisconnect sends a v5 DISCONNECT (reason 0) with a Session Expiry
 // Interval property.
 func atkDisconnect(c *rawClient, sessionExpiry uint32) error {

@@ -31,7 +31,7 @@ func TestStalledReadersAreBounded(t *testing.T) {
 		want byte
 	}{{256, 0}, {257, 0x87}, {15 << 10, 0x87}} {
 		props := pubProps{responseTopic: reply, correlation: []byte(strings.Repeat("c", tc.n))}
-		code, err := atkPublishQoS1(pc, 1, cmd, []byte(`{"id":"1","op":"release.all"}`), false, props)
+		code, err := pc.publishWith(1, cmd, []byte(`{"id":"1","op":"release.all"}`), false, props)
 		if err != nil || code != tc.want {
 			t.Errorf("a command with %d bytes of Correlation Data: PUBACK %#x %v, want %#x", tc.n, code, err, tc.want)
 		}

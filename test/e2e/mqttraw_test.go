@@ -210,11 +210,17 @@ func (c *rawClient) subscribe(id uint16, filter string) (byte, error) {
 // 0 for 3.1.1, which has none) or the DISCONNECT reason if the server hung
 // up instead.
 func (c *rawClient) publish(id uint16, topic string, payload []byte, retain bool) (byte, error) {
+	return c.publishWith(id, topic, payload, retain, pubProps{})
+}
+
+// publishWith is publish with props on v5 (ignored on 3.1.1). PUBACKs of
+// other packet IDs are passed over.
+func (c *rawClient) publishWith(id uint16, topic string, payload []byte, retain bool, props pubProps) (byte, error) {
 	var b bytes.Buffer
 	b.Write(encStr(topic))
 	b.Write([]byte{byte(id >> 8), byte(id)})
 	if c.v5 {
-		b.WriteByte(0)
+		b.Write(encProps(props))
 	}
 	b.Write(payload)
 	first := byte(0x32)
@@ -233,6 +239,9 @@ func (c *rawClient) publish(id uint16, topic string, payload []byte, retain bool
 		case 3:
 			c.pending = append(c.pending, p)
 		case 4:
+			if len(p.body) >= 2 && binary.BigEndian.Uint16(p.body) != id {
+				continue
+			}
 			if len(p.body) > 2 {
 				return p.body[2], nil
 			}

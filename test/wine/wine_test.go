@@ -21,7 +21,6 @@ import (
 
 	"github.com/openmfd/mfd/internal/freeport"
 	"github.com/openmfd/mfd/internal/poll"
-	"github.com/openmfd/mfd/internal/syncbuf"
 	"github.com/openmfd/mfd/internal/winetest"
 )
 
@@ -57,31 +56,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// winServer is one `mfd.exe serve` under Wine.
-type winServer struct {
-	cmd  *exec.Cmd
-	out  *syncbuf.Buffer
-	done chan error
-}
-
-func startServe(t *testing.T, w *winetest.Wine, exe, stateDir string, args ...string) *winServer {
+// startServe starts `mfd.exe serve --state-dir stateDir args...`.
+func startServe(t *testing.T, w *winetest.Wine, exe, stateDir string, args ...string) *hostServer {
 	t.Helper()
-	port := freeport.Must(t)
-	full := append([]string{"serve", "--state-dir", stateDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
-	s := &winServer{cmd: w.CommandContext(context.Background(), exe, full...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- winetest.Exited(s.cmd.Wait()) }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		if t.Failed() {
-			t.Logf("mfd.exe serve output:\n%s", s.out.String())
-		}
-	})
-	return s
+	return startServeEnv(t, w, exe, nil, append([]string{"--state-dir", stateDir}, args...)...)
 }
 
 // run runs one mfd.exe command to its end and returns its stdout, stderr
